@@ -1,0 +1,31 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: run test install install-dev clean
+
+$(VENV)/.core: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.core
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.core
+
+install-dev: $(VENV)/.dev
+
+run: $(VENV)/.core
+	$(VENV)/bin/gateway serve --demo --host 127.0.0.1 --port 8080
+
+test: $(VENV)/.dev
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info

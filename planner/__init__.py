@@ -1,0 +1,1 @@
+"""Switchyard planner package."""
