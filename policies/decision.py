@@ -1,0 +1,77 @@
+"""What `decide` returns: the matched route, the chain to try, and every candidate's verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["CandidateVerdict", "Decision", "CandidateReport", "DecisionReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateVerdict:
+    """One backend of the route: kept (in the chain) or dropped, and why."""
+
+    backend: str
+    kept: bool
+    reason: str
+    expected_cost_usd: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An ordered fallback chain for one request, with the reasons behind it."""
+
+    route: str | None
+    chain: list[str]
+    candidates: list[CandidateVerdict]
+    thinking: bool | None
+    strategy: str = "order"
+    input_tokens: int = 0
+    expected_output_tokens: int = 0
+
+
+class CandidateReport(BaseModel):
+    """JSON shape of one candidate in `/v1/route/explain` and `gateway explain`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str
+    kept: bool
+    reason: str
+    expected_cost_usd: float | None
+
+
+class DecisionReport(BaseModel):
+    """JSON shape of a decision in `/v1/route/explain` and `gateway explain`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    route: str | None
+    strategy: str
+    chain: list[str]
+    thinking: bool | None
+    input_tokens: int
+    expected_output_tokens: int
+    candidates: list[CandidateReport]
+
+    @classmethod
+    def from_decision(cls, decision: Decision) -> DecisionReport:
+        return cls(
+            route=decision.route,
+            strategy=decision.strategy,
+            chain=list(decision.chain),
+            thinking=decision.thinking,
+            input_tokens=decision.input_tokens,
+            expected_output_tokens=decision.expected_output_tokens,
+            candidates=[
+                CandidateReport(
+                    backend=verdict.backend,
+                    kept=verdict.kept,
+                    reason=verdict.reason,
+                    expected_cost_usd=verdict.expected_cost_usd,
+                )
+                for verdict in decision.candidates
+            ],
+        )

@@ -1,0 +1,36 @@
+"""What each model family (planner catalog name) can do: default context window and thinking.
+
+Sources: the planner catalog's copies of each model's Hugging Face config.json
+(planner/data/models/<family>/config.json, `max_position_embeddings`), which vLLM and SGLang
+use as the default max model length: 163840 for deepseek-v3.2, -v3.2-exp, -v3.1 and
+-v3.1-terminus. All four are hybrid models with thinking switched by the chat template.
+Managed backends whose model is in litellm's cost map use that map's `max_input_tokens` instead
+(e.g. 128000 for V3.1-Terminus on Fireworks, 131072 on Novita), as providers cap below the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FamilySpec", "FAMILIES", "family_spec"]
+
+
+@dataclass(frozen=True, slots=True)
+class FamilySpec:
+    """Capabilities of one model family."""
+
+    context_window_tokens: int
+    thinking: bool
+
+
+FAMILIES: dict[str, FamilySpec] = {
+    "deepseek-v3.2": FamilySpec(context_window_tokens=163840, thinking=True),
+    "deepseek-v3.2-exp": FamilySpec(context_window_tokens=163840, thinking=True),
+    "deepseek-v3.1-terminus": FamilySpec(context_window_tokens=163840, thinking=True),
+    "deepseek-v3.1": FamilySpec(context_window_tokens=163840, thinking=True),
+}
+
+
+def family_spec(family: str | None) -> FamilySpec | None:
+    """The catalog entry for `family`, or None when unknown or unset."""
+    return FAMILIES.get(family) if family else None

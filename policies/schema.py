@@ -1,0 +1,299 @@
+"""The routing policy file as pydantic models (`extra="forbid"`): the contract in
+shared/design/policy-format.md. `gateway schema` prints `Policy.model_json_schema()`.
+
+Defaults filled in after validation, so every reader sees resolved values:
+- `base_url`: per type (`DEFAULT_BASE_URLS`); required for `emulator`.
+- `context_window`: for managed types, litellm cost map's `max_input_tokens` for the model;
+  otherwise the family's catalog value (`policies.families`); None when neither is known.
+- `thinking`: the family's catalog value, else False.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from policies.families import family_spec
+from policies.price_lookup import litellm_price
+from policies.strategies import STRATEGY_NAMES
+
+__all__ = [
+    "BACKEND_TYPES",
+    "DEFAULT_BASE_URLS",
+    "SELF_HOSTED_TYPES",
+    "BackendSpec",
+    "BudgetSpec",
+    "ComparisonSpec",
+    "CostSpec",
+    "EmulatorSpec",
+    "FallbackSpec",
+    "KeySpec",
+    "LimitsSpec",
+    "ModelAliasSpec",
+    "Policy",
+    "PriceSpec",
+    "RouteSpec",
+    "SloSpec",
+    "TimeoutsSpec",
+    "WhenSpec",
+]
+
+BackendType = Literal[
+    "vllm", "sglang", "lmstudio", "novita", "fireworks", "deepseek", "openai", "litellm", "emulator"
+]
+EmulatorProfile = Literal["vllm", "sglang", "novita", "fireworks", "deepseek"]
+FailureKind = Literal["connect_error", "timeout", "rate_limited", "server_error", "client_error", "midstream"]
+ResponseFormatType = Literal["text", "json_object", "json_schema"]
+
+BACKEND_TYPES: tuple[str, ...] = BackendType.__args__
+SELF_HOSTED_TYPES: frozenset[str] = frozenset({"vllm", "sglang", "lmstudio"})
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "vllm": "http://127.0.0.1:8000/v1",  # `vllm serve` default port 8000
+    "sglang": "http://127.0.0.1:30000/v1",  # `sglang.launch_server` default port 30000
+    "lmstudio": "http://127.0.0.1:1234/v1",  # LM Studio local server default port 1234
+    "novita": "https://api.novita.ai/openai/v1",  # novita.ai/docs LLM API, OpenAI-compatible
+    "fireworks": "https://api.fireworks.ai/inference/v1",  # docs.fireworks.ai, also litellm's default
+    "deepseek": "https://api.deepseek.com/v1",  # api-docs.deepseek.com (base_url, /v1 accepted)
+    "openai": "https://api.openai.com/v1",
+}
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", max_length=128)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CostSpec(_Spec):
+    """A self-hosted backend's cost: fixed GPU spend, plus an optional marginal per-token price."""
+
+    gpu_hourly_usd: NonNegativeFloat | None = Field(None, description="USD per GPU-hour.")
+    gpus: Annotated[int, Field(ge=1)] | None = None
+    marginal_usd_per_mtok: NonNegativeFloat = Field(
+        0.0, description="What one more million tokens costs while the backend has spare capacity."
+    )
+
+
+class PriceSpec(_Spec):
+    """A managed backend's per-token price; overrides litellm's cost map."""
+
+    input_usd_per_mtok: NonNegativeFloat
+    cached_input_usd_per_mtok: NonNegativeFloat | None = None
+    output_usd_per_mtok: NonNegativeFloat
+
+
+class LimitsSpec(_Spec):
+    """At or beyond any of these the backend is saturated and skipped."""
+
+    max_in_flight: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Requests this gateway has open to the backend."
+    )
+    max_waiting: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Queued requests: vllm:num_requests_waiting / sglang:num_queue_reqs."
+    )
+    max_kv_usage: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None, description="KV-cache fraction in use: vllm:kv_cache_usage_perc / sglang:token_usage."
+    )
+
+
+class TimeoutsSpec(_Spec):
+    """Upstream timeouts in seconds."""
+
+    connect_s: PositiveFloat = 2.0
+    first_token_s: PositiveFloat = 60.0
+    total_s: PositiveFloat = 900.0
+
+
+class EmulatorSpec(_Spec):
+    """Timing and faults of an emulated backend (`type: emulator`), as `gateway emulate` flags."""
+
+    ttft_ms: NonNegativeFloat | None = None
+    tpot_ms: NonNegativeFloat | None = None
+    max_concurrency: Annotated[int, Field(ge=1)] | None = None
+    fail_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    fail_mode: Literal["500", "429", "timeout", "reset", "midstream", "slow"] | None = None
+    seed: int | None = None
+
+
+class BackendSpec(_Spec):
+    """One upstream the gateway may call."""
+
+    type: BackendType
+    base_url: str | None = Field(None, description="Default per type; required for emulator.")
+    api_key: SecretStr | None = Field(None, description="Usually ${PROVIDER_API_KEY}.")
+    model: Annotated[str, StringConstraints(min_length=1)] = Field(description="Model id sent upstream.")
+    family: str | None = Field(None, description="Planner catalog name, e.g. deepseek-v3.2.")
+    thinking: bool | None = Field(None, description="Can serve thinking mode; default from family.")
+    context_window: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Tokens (prompt + output); default from litellm's cost map or the family."
+    )
+    cost: CostSpec | None = None
+    price: PriceSpec | None = None
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
+    profile: EmulatorProfile | None = Field(None, description="type: emulator only: which upstream to mimic.")
+    emulator: EmulatorSpec | None = Field(None, description="type: emulator only: timing and faults.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> BackendSpec:
+        if self.type == "emulator":
+            if self.profile is None:
+                raise ValueError("type emulator needs a profile (vllm, sglang, novita, fireworks, deepseek)")
+            if self.base_url is None:
+                raise ValueError("type emulator needs a base_url")
+        elif self.profile is not None or self.emulator is not None:
+            raise ValueError("profile and emulator apply only to type emulator")
+        if self.base_url is None:
+            self.base_url = DEFAULT_BASE_URLS.get(self.type)
+            if self.base_url is None:
+                raise ValueError(f"type {self.type} has no default base_url; set base_url")
+        family = family_spec(self.family)
+        if self.thinking is None:
+            self.thinking = family.thinking if family else False
+        if self.context_window is None:
+            listed = None if self.self_hosted else litellm_price(self.provider_type, self.model)
+            if listed is not None and listed.context_window:
+                self.context_window = listed.context_window
+            elif family is not None:
+                self.context_window = family.context_window_tokens
+        return self
+
+    @property
+    def provider_type(self) -> str:
+        """The upstream this backend behaves like: its type, or its profile for an emulator."""
+        return self.profile if self.type == "emulator" and self.profile else self.type
+
+    @property
+    def self_hosted(self) -> bool:
+        """Runs on our own GPUs (priced at marginal cost), not a per-token provider."""
+        return self.provider_type in SELF_HOSTED_TYPES
+
+
+class ModelAliasSpec(_Spec):
+    """A name clients send as `model`."""
+
+    thinking: bool | None = Field(None, description="Asking for this model means thinking on/off.")
+    family: str | None = Field(None, description="Only backends of this family may serve it.")
+    description: str | None = None
+
+
+class ComparisonSpec(_Spec):
+    """Numeric test; every bound given must hold."""
+
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> ComparisonSpec:
+        if self.gt is None and self.gte is None and self.lt is None and self.lte is None:
+            raise ValueError("give at least one of gt, gte, lt, lte")
+        return self
+
+
+class WhenSpec(_Spec):
+    """Conditions on the request; all must hold. Absent or empty matches every request."""
+
+    model: str | list[str] | None = None
+    thinking: bool | None = None
+    input_tokens: ComparisonSpec | None = None
+    max_tokens: ComparisonSpec | None = None
+    tools: bool | None = None
+    stream: bool | None = None
+    response_format: ResponseFormatType | list[ResponseFormatType] | None = None
+    key_tags: list[str] | None = Field(None, description="The calling key has all these tags.")
+    header: dict[str, str] | None = Field(None, description="Header name (any case) -> exact value.")
+    budget_remaining_usd: ComparisonSpec | None = Field(
+        None, description="The calling key's remaining budget in USD."
+    )
+
+    def is_catch_all(self) -> bool:
+        return not self.model_dump(exclude_none=True)
+
+
+class SloSpec(_Spec):
+    """Latency targets: candidates observed above them are dropped, unless that drops all."""
+
+    ttft_p95_ms: PositiveFloat | None = None
+    tpot_p95_ms: PositiveFloat | None = None
+
+
+class RouteSpec(_Spec):
+    """One rule: when it matches, which backends to try and how to order them."""
+
+    name: Name
+    when: WhenSpec | None = None
+    use: list[str] = Field(min_length=1, description="Candidate backends, by name.")
+    prefer: str = Field("order", json_schema_extra={"enum": list(STRATEGY_NAMES)})
+    weights: dict[str, NonNegativeFloat] | None = Field(None, description="prefer: weighted only.")
+    slo: SloSpec | None = None
+    max_usd_per_mtok: PositiveFloat | None = Field(
+        None, description="Drop candidates whose blended price for this request exceeds it."
+    )
+
+    def is_catch_all(self) -> bool:
+        return self.when is None or self.when.is_catch_all()
+
+
+class FallbackSpec(_Spec):
+    """Which upstream failures move on to the next candidate, and how many tries in all."""
+
+    on: list[FailureKind] = Field(
+        default_factory=lambda: ["connect_error", "timeout", "rate_limited", "server_error"]
+    )
+    max_attempts: Annotated[int, Field(ge=1)] = 3
+
+
+class BudgetSpec(_Spec):
+    """Spending caps for one client key, in USD."""
+
+    daily_usd: NonNegativeFloat | None = None
+    monthly_usd: NonNegativeFloat | None = None
+    total_usd: NonNegativeFloat | None = None
+
+
+class KeySpec(_Spec):
+    """A client API key, stored only as its SHA-256 hex digest."""
+
+    name: Name
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="Lower-case hex SHA-256 of the key; quote it in YAML so digits stay a string."
+    )
+    tags: list[str] = Field(default_factory=list)
+    budgets: BudgetSpec | None = None
+    rpm: Annotated[int, Field(ge=1)] | None = Field(None, description="Requests per minute.")
+    tpm: Annotated[int, Field(ge=1)] | None = Field(None, description="Tokens per minute.")
+
+
+class Policy(_Spec):
+    """A whole routing policy file."""
+
+    version: Literal[1]
+    backends: dict[Name, BackendSpec] = Field(min_length=1)
+    models: dict[Name, ModelAliasSpec] = Field(min_length=1)
+    routes: list[RouteSpec] = Field(min_length=1)
+    fallback: FallbackSpec = Field(default_factory=FallbackSpec)
+    keys: list[KeySpec] = Field(default_factory=list)
+
+    _compiled: Any = PrivateAttr(default=None)  # policies.compiled.CompiledPolicy, built on first use
