@@ -10,15 +10,13 @@ import argparse
 import importlib
 import sys
 
-__all__ = ["main", "build_parser"]
+from gateway.errors import CliError
+
+__all__ = ["main", "build_parser", "CliError"]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "serve", "emulate", "check", "explain", "schema", "keys", "spend",
 )
-
-
-class CliError(Exception):
-    """A user mistake on the command line: printed as one line, exit code 2."""
 
 
 class _ArgumentParser(argparse.ArgumentParser):

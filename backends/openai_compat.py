@@ -1,0 +1,192 @@
+"""One OpenAI-compatible client; every provider that speaks the OpenAI API is a thin subclass.
+
+A subclass states, as data and one small method, what differs: default base URL, whether its
+thinking mode is on by default, and how thinking is switched (`apply_thinking`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import httpx
+import orjson
+
+from backends.base import BackendOptions, UpstreamResponse, UpstreamStream
+from backends.errors import (
+    BackendConfigError,
+    UpstreamClientError,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamRateLimitedError,
+    UpstreamServerError,
+    UpstreamTimeoutError,
+)
+from backends.sse import SseNormaliser, normalised_events, rename_reasoning
+from backends.usage import parse_usage
+
+__all__ = ["OpenAICompatBackend", "THINKING_SWITCHES"]
+
+# Request keys through which some provider switches thinking mode; each adapter removes the
+# others' switches and sets its own, so an upstream never sees a foreign (possibly rejected) key.
+THINKING_SWITCHES: tuple[str, ...] = ("thinking", "enable_thinking", "reasoning_effort")
+_TEMPLATE_SWITCHES: tuple[str, ...] = ("thinking", "enable_thinking")
+_JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+def _retry_after_s(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _upstream_message(response: httpx.Response) -> str:
+    try:
+        error = orjson.loads(response.content).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        error = None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    return response.text[:200] or response.reason_phrase
+
+
+def status_error(response: httpx.Response, backend_name: str) -> UpstreamError:
+    """Classify an upstream's non-200 answer."""
+    status = response.status_code
+    message = f"backend {backend_name} answered {status}: {_upstream_message(response)}"
+    if status == 429:
+        return UpstreamRateLimitedError(message, upstream_status=status, retry_after_s=_retry_after_s(response))
+    if status >= 500 or status in (408, 409):
+        return UpstreamServerError(message, upstream_status=status)
+    return UpstreamClientError(message, status=status, upstream_status=status)
+
+
+def transport_error(exc: httpx.HTTPError, backend_name: str) -> UpstreamError:
+    """Classify an httpx failure (no usable answer from the upstream)."""
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return UpstreamConnectError(f"backend {backend_name} is unreachable: {type(exc).__name__}")
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeoutError(f"backend {backend_name} timed out: {type(exc).__name__}")
+    return UpstreamServerError(f"backend {backend_name} failed: {type(exc).__name__}: {exc}")
+
+
+class OpenAICompatBackend:
+    """A backend reached over OpenAI's HTTP API with one pooled, keep-alive `httpx.AsyncClient`."""
+
+    type_name: ClassVar[str] = "openai"
+    default_base_url: ClassVar[str | None] = "https://api.openai.com/v1"
+    thinking_on_by_default: ClassVar[bool] = False
+
+    def __init__(self, options: BackendOptions, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        base_url = options.base_url or self.default_base_url
+        if not base_url:
+            raise BackendConfigError(f"backend {options.name}: type {self.type_name} needs a base_url")
+        self.name = options.name
+        self.model = options.model
+        self.base_url = base_url.rstrip("/")
+        self.timeouts = options.timeouts
+        headers = dict(_JSON_HEADERS)
+        headers.update(self.auth_headers(options.api_key))
+        headers.update(options.extra_headers)
+        t = options.timeouts
+        self._complete_timeout = httpx.Timeout(t.total_s, connect=t.connect_s)
+        self._stream_timeout = httpx.Timeout(t.first_token_s, connect=t.connect_s)
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=self._complete_timeout,
+            limits=httpx.Limits(
+                max_connections=options.max_connections,
+                max_keepalive_connections=options.max_connections,
+                keepalive_expiry=30.0,
+            ),
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    # --- what subclasses change -------------------------------------------------------------
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        """Authentication for this provider; most take a bearer token."""
+        return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def apply_thinking(self, body: dict[str, Any], on: bool, client_body: Mapping[str, Any]) -> None:
+        """Switch thinking mode on or off in `body` with this provider's own parameter."""
+        if on:
+            effort = client_body.get("reasoning_effort")
+            body["reasoning_effort"] = effort if isinstance(effort, str) and effort != "none" else "medium"
+
+    # --- the interface ----------------------------------------------------------------------
+
+    def build_body(self, client_body: Mapping[str, Any], *, thinking: bool | None, stream: bool) -> dict[str, Any]:
+        """A new upstream body: the client's parameters untouched, except model, usage and thinking."""
+        body = dict(client_body)
+        body["model"] = self.model
+        if stream:
+            options = client_body.get("stream_options")
+            body["stream_options"] = {**options, "include_usage": True} if isinstance(options, dict) else {"include_usage": True}
+        if thinking is None and self.thinking_on_by_default:
+            thinking = False  # a request that did not ask for thinking must not pay for it
+        if thinking is not None:
+            for key in THINKING_SWITCHES:
+                body.pop(key, None)
+            kwargs = client_body.get("chat_template_kwargs")
+            if isinstance(kwargs, dict):
+                kept = {k: v for k, v in kwargs.items() if k not in _TEMPLATE_SWITCHES}
+                if kept:
+                    body["chat_template_kwargs"] = kept
+                else:
+                    body.pop("chat_template_kwargs")
+            self.apply_thinking(body, thinking, client_body)
+        return body
+
+    async def complete(self, body: dict[str, Any], path: str) -> UpstreamResponse:
+        try:
+            response = await self._client.post(path, content=orjson.dumps(body))
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.name) from exc
+        if response.status_code != 200:
+            raise status_error(response, self.name)
+        content = response.content
+        try:
+            parsed = orjson.loads(content)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamServerError(f"backend {self.name} sent a malformed JSON body", upstream_status=200) from exc
+        if not isinstance(parsed, dict) or (parsed.get("error") and not parsed.get("choices")):
+            message = parsed.get("error") if isinstance(parsed, dict) else parsed
+            raise UpstreamServerError(f"backend {self.name} answered 200 with an error: {message}", upstream_status=200)
+        if b'"reasoning":' in content:
+            renamed = [rename_reasoning(c.get("message") or {}) for c in parsed.get("choices") or ()]
+            if any(renamed):
+                content = orjson.dumps(parsed)
+        return UpstreamResponse(status=200, content=content, usage=parse_usage(parsed.get("usage")), model=parsed.get("model"))
+
+    def stream(self, body: dict[str, Any], path: str, *, client_wants_usage: bool) -> UpstreamStream:
+        stream = UpstreamStream()
+        normaliser = SseNormaliser(stream, client_wants_usage=client_wants_usage)
+        return stream.attach(normalised_events(self._raw_stream(body, path), normaliser, total_s=self.timeouts.total_s))
+
+    async def _raw_stream(self, body: dict[str, Any], path: str) -> AsyncIterator[bytes]:
+        request = self._client.build_request("POST", path, content=orjson.dumps(body), timeout=self._stream_timeout)
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.name) from exc
+        try:
+            if response.status_code != 200:
+                await response.aread()
+                raise status_error(response, self.name)
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.name) from exc
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

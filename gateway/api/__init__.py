@@ -1,0 +1,1 @@
+"""HTTP routers: read the request, answer the client."""

@@ -1,0 +1,83 @@
+"""The shared path of `/v1/chat/completions` and `/v1/completions`: read, route, dispatch, answer."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Send
+
+from gateway.api.body import read_json_body
+from gateway.dispatch import Dispatcher, DispatchRequest
+from gateway.errors import GatewayError, as_gateway_error
+from gateway.runtime import GatewayRuntime
+from gateway.settings import GatewaySettings
+from policies.engine import decide
+from policies.errors import RoutingError
+from policies.features import extract_features
+
+__all__ = ["serve_completion", "RelayResponse", "new_request_id"]
+
+_rng = random.Random()  # for weighted routes; seeded per process
+
+
+def new_request_id() -> str:
+    return "req_" + os.urandom(12).hex()
+
+
+class RelayResponse(StreamingResponse):
+    """A streaming response that always closes its source, so a client disconnect closes the upstream."""
+
+    async def stream_response(self, send: Send) -> None:
+        try:
+            await super().stream_response(send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.body_iterator.aclose()  # type: ignore[attr-defined]
+
+
+async def serve_completion(request: Request, *, path: str, check: Callable[[dict[str, Any]], None]) -> Response:
+    """Answer one completion request (streamed or not) with the routing headers."""
+    started = time.perf_counter()
+    state = request.app.state
+    settings: GatewaySettings = state.settings
+    runtime: GatewayRuntime = state.runtime
+    dispatcher: Dispatcher = state.dispatcher
+    request_id = new_request_id()
+    headers = {"x-switchyard-request-id": request_id}
+    try:
+        body = await read_json_body(request, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes)
+        check(body)
+        policy = runtime.policy
+        features = extract_features(body, request.headers, policy)
+        try:
+            decision = decide(policy, features, runtime.state.snapshot(), _rng)
+        except RoutingError as exc:
+            raise as_gateway_error(exc) from None
+        headers["x-switchyard-route"] = decision.route or ""
+        options = body.get("stream_options")
+        dispatch_request = DispatchRequest(
+            request_id=request_id, path=path, body=body, decision=decision, started=started,
+            stream=body.get("stream") is True,
+            client_wants_usage=isinstance(options, dict) and options.get("include_usage") is True,
+        )
+        if dispatch_request.stream:
+            opened = await dispatcher.open_stream(dispatch_request)
+            headers["x-switchyard-backend"] = opened.backend
+            headers["x-switchyard-overhead-ms"] = f"{opened.overhead_ms:.3f}"
+            headers["cache-control"] = "no-cache"
+            return RelayResponse(opened.events, media_type="text/event-stream", headers=headers)
+        call = await dispatcher.complete(dispatch_request)
+    except GatewayError as exc:
+        exc.headers = {**headers, **exc.headers}
+        raise
+    headers["x-switchyard-backend"] = call.backend
+    headers["x-switchyard-overhead-ms"] = f"{call.overhead_ms:.3f}"
+    headers["x-switchyard-cost-usd"] = "unknown" if call.cost_usd is None else f"{call.cost_usd:.8f}"
+    return Response(call.content, media_type="application/json", headers=headers)

@@ -1,0 +1,95 @@
+"""The gateway's ASGI app: routers, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from gateway.api import chat, completions, health, models
+from gateway.api.schemas import SCHEMA_COMPONENTS
+from gateway.dispatch import Dispatcher
+from gateway.errors import GatewayError, InternalError, InvalidRequestError, MethodNotAllowedError, NotFoundError, error_body
+from gateway.runtime import GatewayRuntime
+from gateway.settings import GatewaySettings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("switchyard.gateway")
+
+
+def _error_response(exc: GatewayError) -> Response:
+    return Response(exc.body(), status_code=exc.status, media_type="application/json", headers=exc.headers)
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return _error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        error: GatewayError = NotFoundError(f"no route for {request.method} {request.url.path}")
+    elif exc.status_code == 405:
+        error = MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}")
+    else:
+        error = GatewayError(str(exc.detail))
+        error.status, error.type = exc.status_code, "invalid_request_error" if exc.status_code < 500 else "server_error"
+    response = _error_response(error)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    param = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+    return _error_response(InvalidRequestError(f"{param or 'request'}: {first.get('msg', 'invalid')}", param=param))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return Response(
+        error_body("The gateway hit an internal error; it has been logged.", InternalError.type, None, InternalError.code),
+        status_code=500,
+        media_type="application/json",
+    )
+
+
+def create_app(settings: GatewaySettings, runtime: GatewayRuntime) -> FastAPI:
+    """The gateway app serving `runtime`'s policy."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await runtime.aclose()
+
+    app = FastAPI(title="Switchyard gateway", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.dispatcher = Dispatcher(runtime)
+    for module in (chat, completions, models, health):
+        app.include_router(module.router)
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = default_openapi()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMA_COMPONENTS)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

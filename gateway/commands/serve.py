@@ -1,0 +1,100 @@
+"""`gateway serve`: run the gateway on a policy file, or the demo with emulated backends."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from gateway.errors import CliError
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("serve", help="run the OpenAI-compatible gateway")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--config", default=None, help="policy file to serve (env SWITCHYARD_CONFIG)")
+    source.add_argument("--demo", action="store_true", default=None, help="start emulated backends and serve policies/demo.yaml")
+    p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="listen port (default 8080)")
+    p.add_argument("--redis-url", default=None, help="shared state (env SWITCHYARD_REDIS_URL or REDIS_URL)")
+    p.add_argument("--admin-key", default=None, help="guards /admin/* (prefer env SWITCHYARD_ADMIN_KEY)")
+    p.add_argument("--max-body-bytes", type=int, default=None, help="request body limit (default 8 MiB)")
+    p.add_argument("--log-level", default=None, choices=("critical", "error", "warning", "info", "debug"))
+    p.set_defaults(func=run)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from gateway.settings import GatewaySettings
+
+    flags = {
+        "config": args.config, "demo": args.demo, "host": args.host, "port": args.port, "redis_url": args.redis_url,
+        "admin_key": args.admin_key, "max_body_bytes": args.max_body_bytes, "log_level": args.log_level,
+    }
+    try:
+        return GatewaySettings(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise CliError(f"setting {field}: {first['msg']}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is too much at INFO
+
+    import uvicorn
+
+    from backends.errors import BackendConfigError
+    from gateway.app import create_app
+    from gateway.demo import DEMO_POLICY_PATH, DemoBackends
+    from gateway.runtime import GatewayRuntime
+    from policies.errors import PolicyError
+    from policies.loader import load_policy
+
+    if settings.demo and settings.config is not None:
+        raise CliError("use either --demo or --config FILE, not both")
+    if not settings.demo and settings.config is None:
+        raise CliError("nothing to serve: give --config FILE (e.g. policies/default.yaml) or --demo")
+    path = DEMO_POLICY_PATH if settings.demo else settings.config
+    demo: DemoBackends | None = None
+    try:
+        policy = load_policy(path)
+        if settings.demo:
+            demo = DemoBackends(policy)
+            demo.start()
+            policy = load_policy(path)  # again, now that the emulators' URLs are exported
+        runtime = GatewayRuntime(policy, source=str(path))
+    except PolicyError as exc:
+        raise CliError(str(exc)) from None
+    except BackendConfigError as exc:
+        raise CliError(f"{path}: {exc}") from None
+
+    app = create_app(settings, runtime)
+    if demo is not None:
+        from gateway.api import demo as demo_api
+
+        app.state.demo = demo
+        app.include_router(demo_api.router)
+    listing = ", ".join(f"{name} ({spec.type}{'/' + spec.profile if spec.profile else ''} at {spec.base_url})" for name, spec in policy.backends.items())
+    sys.stderr.write(
+        f"switchyard gateway: http://{settings.host}:{settings.port}/v1 serving {path}\n"
+        f"  backends: {listing}\n"
+    )
+    if demo is not None:
+        sys.stderr.write(f"  demo: stop a backend with: curl -X POST http://{settings.host}:{settings.port}/demo/backends/local-v32/stop\n")
+    sys.stderr.flush()
+    try:
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+            log_level=settings.log_level, access_log=False, timeout_keep_alive=int(settings.timeout_keep_alive_s),
+        )
+    finally:
+        if demo is not None:
+            demo.stop_all()
+    return 0

@@ -1,0 +1,202 @@
+"""Run a routing decision: try the chain's backends in turn, relay the answer, report every attempt.
+
+The only caller of a backend. Fallback happens on the policy's `fallback.on` kinds, up to
+`fallback.max_attempts`, and only while nothing has reached the client: a stream is committed
+to a backend when its first content arrives; a later failure ends the stream with an SSE
+`error` event in OpenAI's error shape and no `[DONE]`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import anyio
+
+from backends.base import Backend, UpstreamStream
+from backends.errors import UpstreamError
+from backends.usage import Usage
+from gateway.errors import UpstreamFailedError, error_body
+from gateway.outcomes import AttemptOutcome
+from gateway.runtime import BackendEntry, GatewayRuntime
+from policies.decision import Decision
+
+__all__ = ["DispatchRequest", "CompletedCall", "OpenedStream", "Dispatcher"]
+
+log = logging.getLogger("switchyard.dispatch")
+
+
+@dataclass(slots=True)
+class DispatchRequest:
+    """One client request, routed."""
+
+    request_id: str
+    path: str  # upstream path: "/chat/completions" or "/completions"
+    body: dict[str, Any]  # the client's body; never mutated
+    decision: Decision
+    started: float  # time.perf_counter() when the request arrived
+    stream: bool
+    client_wants_usage: bool = False
+    key_name: str | None = None
+
+
+@dataclass(slots=True)
+class CompletedCall:
+    """A non-streamed answer and who gave it."""
+
+    content: bytes
+    backend: str
+    cost_usd: float | None
+    overhead_ms: float
+
+
+@dataclass(slots=True)
+class OpenedStream:
+    """A stream committed to one backend: its first content is ready, the rest follows."""
+
+    events: AsyncIterator[bytes]
+    backend: str
+    overhead_ms: float
+
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Success(Generic[T]):
+    """The attempt that worked: which, when, and what `call` returned."""
+
+    attempt: int
+    entry: BackendEntry
+    result: T
+    began: float
+    wall: float
+    done: float
+    overhead_ms: float
+
+
+def _cost_usd(entry: BackendEntry, usage: Usage | None) -> float | None:
+    if usage is None or entry.price is None:
+        return None
+    return entry.price.cost_usd(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+
+
+class Dispatcher:
+    """Tries backends for requests according to the runtime's policy."""
+
+    def __init__(self, runtime: GatewayRuntime) -> None:
+        self.runtime = runtime
+
+    def _chain(self, request: DispatchRequest) -> list[BackendEntry]:
+        backends = self.runtime.backends
+        return [backends[name] for name in request.decision.chain[: self.runtime.max_attempts] if name in backends]
+
+    def _report(
+        self, request: DispatchRequest, attempt: int, entry: BackendEntry, *, began: float, wall: float,
+        ok: bool, status: int, error_kind: str | None, ttft_s: float | None, usage: Usage | None,
+    ) -> float | None:
+        now = time.perf_counter()
+        cost = _cost_usd(entry, usage)
+        self.runtime.hub.publish(
+            AttemptOutcome(
+                request_id=request.request_id, attempt=attempt, backend=entry.backend.name,
+                route=request.decision.route, upstream_model=entry.backend.model, streamed=request.stream,
+                ok=ok, status=status, error_kind=error_kind, latency_ms=(now - began) * 1000,
+                ttft_ms=None if ttft_s is None else (ttft_s - began) * 1000, usage=usage, cost_usd=cost,
+                started_at=wall, key_name=request.key_name,
+            )
+        )
+        return cost
+
+    def _give_up(self, last: UpstreamError | None, request: DispatchRequest) -> UpstreamFailedError:
+        if last is None:
+            return UpstreamFailedError(
+                "no configured backend is available for this request", status=503, code="no_backend_available", retryable=True
+            )
+        tried = ", ".join(request.decision.chain[: self.runtime.max_attempts])
+        headers = {"retry-after": f"{last.retry_after_s:g}"} if last.retry_after_s else None
+        return UpstreamFailedError(
+            f"{last.message} (tried: {tried})", status=last.status, code=last.kind, retryable=last.retryable, headers=headers
+        )
+
+    def _falls_back(self, exc: UpstreamError) -> bool:
+        return exc.retryable and exc.kind in self.runtime.fallback_on
+
+    async def _first_success(
+        self, request: DispatchRequest, call: Callable[[Backend, dict[str, Any]], Awaitable[T]]
+    ) -> _Success[T]:
+        """Try the chain until `call` succeeds on a backend; report every failed attempt."""
+        upstream_s = 0.0
+        last: UpstreamError | None = None
+        for attempt, entry in enumerate(self._chain(request), start=1):
+            backend = entry.backend
+            body = backend.build_body(request.body, thinking=request.decision.thinking, stream=request.stream)
+            self.runtime.state.attempt_started(backend.name)
+            wall, began = time.time(), time.perf_counter()
+            try:
+                result = await call(backend, body)
+            except UpstreamError as exc:
+                upstream_s += time.perf_counter() - began
+                self._report(request, attempt, entry, began=began, wall=wall, ok=False, status=exc.upstream_status or exc.status,
+                             error_kind=exc.kind, ttft_s=None, usage=None)
+                last = exc
+                if self._falls_back(exc):
+                    continue
+                break
+            except BaseException:
+                self._report(request, attempt, entry, began=began, wall=wall, ok=False, status=499,
+                             error_kind="client_disconnected", ttft_s=None, usage=None)
+                raise
+            done = time.perf_counter()
+            overhead_ms = ((done - request.started) - (upstream_s + done - began)) * 1000
+            return _Success(attempt, entry, result, began, wall, done, overhead_ms)
+        raise self._give_up(last, request)
+
+    async def complete(self, request: DispatchRequest) -> CompletedCall:
+        """Non-streaming: the first backend that answers wins."""
+        won = await self._first_success(request, lambda backend, body: backend.complete(body, request.path))
+        response = won.result
+        cost = self._report(request, won.attempt, won.entry, began=won.began, wall=won.wall, ok=True, status=response.status,
+                            error_kind=None, ttft_s=won.done, usage=response.usage)
+        return CompletedCall(content=response.content, backend=won.entry.backend.name, cost_usd=cost, overhead_ms=won.overhead_ms)
+
+    async def open_stream(self, request: DispatchRequest) -> OpenedStream:
+        """Streaming: try backends until one produces its first content, then commit to it."""
+
+        async def first_content(backend: Backend, body: dict[str, Any]) -> tuple[UpstreamStream, bytes]:
+            stream = backend.stream(body, request.path, client_wants_usage=request.client_wants_usage)
+            try:
+                return stream, await stream.__anext__()
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+                raise
+
+        won = await self._first_success(request, first_content)
+        stream, first = won.result
+        events = self._relay(request, won.attempt, won.entry, stream, first, began=won.began, wall=won.wall, first_at=won.done)
+        return OpenedStream(events=events, backend=won.entry.backend.name, overhead_ms=won.overhead_ms)
+
+    async def _relay(
+        self, request: DispatchRequest, attempt: int, entry: BackendEntry, stream: UpstreamStream, first: bytes,
+        *, began: float, wall: float, first_at: float,
+    ) -> AsyncIterator[bytes]:
+        ok, status, kind = False, 200, "client_disconnected"
+        try:
+            yield first
+            async for chunk in stream:
+                yield chunk
+            ok, kind = True, None
+        except UpstreamError as exc:
+            status, kind = exc.upstream_status or exc.status, exc.kind
+            log.warning("request %s: backend %s failed mid-stream: %s", request.request_id, entry.backend.name, exc.message)
+            message = f"backend {entry.backend.name} failed mid-stream: {exc.message}"
+            yield b"event: error\ndata: " + error_body(message, "upstream_error", None, "midstream") + b"\n\n"
+        finally:
+            self._report(request, attempt, entry, began=began, wall=wall, ok=ok, status=status, error_kind=kind,
+                         ttft_s=first_at, usage=stream.usage)
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()

@@ -1,0 +1,30 @@
+"""Server settings: environment variables prefixed `SWITCHYARD_`, overridden by `gateway serve` flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["GatewaySettings", "MIB"]
+
+MIB = 1024 * 1024
+
+
+class GatewaySettings(BaseSettings):
+    """Everything `gateway serve` needs besides the policy itself."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHYARD_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    config: Path | None = Field(None, description="Policy file to serve.")
+    demo: bool = Field(False, description="Start emulated backends and serve policies/demo.yaml.")
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("SWITCHYARD_REDIS_URL", "REDIS_URL"))
+    admin_key: SecretStr | None = None
+    max_body_bytes: int = Field(8 * MIB, ge=1024)
+    max_messages: int = Field(10_000, ge=1)
+    max_header_bytes: int = Field(64 * 1024, ge=1024)
+    timeout_keep_alive_s: float = Field(30.0, gt=0)
+    log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$")

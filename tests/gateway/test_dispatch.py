@@ -1,0 +1,110 @@
+"""Dispatch: fallback on the policy's failure kinds only, attempts reported, bodies rebuilt."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import orjson
+import pytest
+
+from gateway.dispatch import Dispatcher, DispatchRequest
+from gateway.errors import UpstreamFailedError
+from gateway.outcomes import AttemptOutcome
+from gateway.runtime import GatewayRuntime
+from policies.decision import Decision
+from policies.loader import parse_policy_text
+
+POLICY = """
+version: 1
+backends:
+  a: {type: vllm, base_url: "http://a.test/v1", model: model-a, family: deepseek-v3.2}
+  b: {type: novita, base_url: "http://b.test/v1", model: model-b, family: deepseek-v3.2,
+      price: {input_usd_per_mtok: 1.0, output_usd_per_mtok: 2.0}}
+  c: {type: deepseek, base_url: "http://c.test/v1", model: deepseek-chat, family: deepseek-v3.2}
+models: {auto: {}}
+routes: [{name: default, use: [a, b, c]}]
+fallback: {on: [connect_error, server_error], max_attempts: 2}
+"""
+OK_BODY = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}],
+           "usage": {"prompt_tokens": 1000, "completion_tokens": 500}}
+
+
+def _runtime(answers: dict[str, int]) -> tuple[GatewayRuntime, list[dict]]:
+    """Backends answering with the given status per host; every upstream body is recorded."""
+    sent: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append({"host": request.url.host, **orjson.loads(request.content)})
+        status = answers[request.url.host.split(".")[0]]
+        if status == 0:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(status, json=OK_BODY if status == 200 else {"error": {"message": f"status {status}"}})
+
+    runtime = GatewayRuntime(parse_policy_text(POLICY), transport=httpx.MockTransport(handler))
+    return runtime, sent
+
+
+def _request(chain: list[str], body: dict | None = None) -> DispatchRequest:
+    decision = Decision(route="default", chain=chain, candidates=[], thinking=None)
+    return DispatchRequest(request_id="req_1", path="/chat/completions", body=body or {"model": "auto", "messages": []},
+                           decision=decision, started=time.perf_counter(), stream=False)
+
+
+def _outcomes(runtime: GatewayRuntime) -> list[AttemptOutcome]:
+    seen: list[AttemptOutcome] = []
+    runtime.hub.subscribe(seen.append)
+    return seen
+
+
+async def test_falls_back_on_a_listed_kind_and_reports_both_attempts():
+    runtime, sent = _runtime({"a": 503, "b": 200, "c": 200})
+    outcomes = _outcomes(runtime)
+    call = await Dispatcher(runtime).complete(_request(["a", "b", "c"]))
+    assert call.backend == "b"
+    assert call.cost_usd == pytest.approx((1000 * 1.0 + 500 * 2.0) / 1e6)
+    assert [(o.backend, o.ok, o.status, o.error_kind) for o in outcomes] == [("a", False, 503, "server_error"), ("b", True, 200, None)]
+    assert [s["model"] for s in sent] == ["model-a", "model-b"]
+    assert runtime.state.snapshot()["a"].in_flight == 0
+
+
+async def test_does_not_fall_back_on_a_kind_the_policy_does_not_list():
+    runtime, sent = _runtime({"a": 429, "b": 200, "c": 200})
+    with pytest.raises(UpstreamFailedError) as caught:
+        await Dispatcher(runtime).complete(_request(["a", "b"]))
+    assert (caught.value.status, caught.value.code) == (429, "rate_limited")
+    assert len(sent) == 1
+
+
+async def test_never_falls_back_on_the_clients_own_mistake():
+    runtime, sent = _runtime({"a": 400, "b": 200, "c": 200})
+    with pytest.raises(UpstreamFailedError) as caught:
+        await Dispatcher(runtime).complete(_request(["a", "b"]))
+    assert (caught.value.status, caught.value.code, caught.value.retryable) == (400, "client_error", False)
+    assert len(sent) == 1
+
+
+async def test_stops_after_max_attempts():
+    runtime, sent = _runtime({"a": 0, "b": 0, "c": 200})
+    with pytest.raises(UpstreamFailedError) as caught:
+        await Dispatcher(runtime).complete(_request(["a", "b", "c"]))
+    assert [s["host"] for s in sent] == ["a.test", "b.test"]
+    assert caught.value.code == "connect_error" and "tried: a, b" in caught.value.message
+
+
+async def test_each_attempt_gets_its_own_body_and_the_clients_is_untouched():
+    runtime, sent = _runtime({"a": 500, "b": 200, "c": 200})
+    body = {"model": "auto", "messages": [{"role": "user", "content": "x"}], "extra": [1]}
+    request = _request(["a", "b"], body)
+    request.decision = Decision(route="default", chain=["a", "b"], candidates=[], thinking=False)
+    await Dispatcher(runtime).complete(request)
+    assert body == {"model": "auto", "messages": [{"role": "user", "content": "x"}], "extra": [1]}
+    assert sent[0]["chat_template_kwargs"] == {"thinking": False} and "enable_thinking" not in sent[0]
+    assert sent[1]["enable_thinking"] is False and "chat_template_kwargs" not in sent[1]
+
+
+async def test_an_empty_chain_is_a_503():
+    runtime, _ = _runtime({"a": 200, "b": 200, "c": 200})
+    with pytest.raises(UpstreamFailedError) as caught:
+        await Dispatcher(runtime).complete(_request([]))
+    assert caught.value.status == 503
