@@ -1,0 +1,139 @@
+"""`planner plan`: the cheapest deployments that serve a workload within its latency targets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from planner.commands.options import add_model_options
+
+__all__ = ["register", "run", "render_plan"]
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("plan", help="search GPU x count x format x parallelism for the cheapest plan",
+                                   description=__doc__)
+    add_model_options(parser)
+    load = parser.add_mutually_exclusive_group(required=True)
+    load.add_argument("--rps", type=float, help="requests per second to serve")
+    load.add_argument("--tokens-per-day", type=float, help="input + output tokens per day to serve")
+    parser.add_argument("--input-len", type=int, default=2048, help="prompt tokens per request (default 2048)")
+    parser.add_argument("--output-len", type=int, default=512, help="generated tokens per request (default 512)")
+    parser.add_argument("--ttft-p95-ms", type=float, help="SLO: 95th percentile time to first token")
+    parser.add_argument("--tpot-ms", type=float, help="SLO: mean time per output token")
+    parser.add_argument("--gpu", dest="gpus", type=_csv, help="GPU types to consider, comma-separated (default: all)")
+    parser.add_argument("--weights", type=_csv, default=("bf16", "fp8", "int4", "nvfp4"),
+                        help="weight formats to consider, comma-separated")
+    parser.add_argument("--engine", dest="engines", type=_csv, default=("vllm", "sglang"),
+                        help="engines to consider, comma-separated (vllm, sglang, trtllm)")
+    parser.add_argument("--kv-dtype", choices=("auto", "bf16", "fp8"), default="auto")
+    parser.add_argument("--max-model-len", type=int, help="context each deployment must admit (default: max(in+out, 8192))")
+    parser.add_argument("--gpu-memory-utilization", type=float, default=0.9)
+    parser.add_argument("--gpu-hourly-usd", type=_csv, default=(),
+                        help="USD per GPU-hour: one number with a single --gpu, or NAME=USD pairs")
+    parser.add_argument("--cache-hit-rate", type=float, default=0.0, help="share of input billed at cache-hit prices")
+    parser.add_argument("--prices", dest="prices_path", metavar="FILE", help="YAML file overriding managed prices")
+    parser.add_argument("--top", type=int, default=10, help="rows to show (default 10)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run)
+
+
+def _hourly(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, float]:
+    from planner.errors import PlannerInputError
+
+    prices: dict[str, float] = {}
+    for item in args.gpu_hourly_usd:
+        name, _, value = item.rpartition("=")
+        if not name:
+            if len(names) != 1:
+                raise PlannerInputError("--gpu-hourly-usd without NAME= needs exactly one --gpu; use NAME=USD pairs")
+            name = names[0]
+        try:
+            prices[name] = float(value)
+        except ValueError:
+            raise PlannerInputError(f"--gpu-hourly-usd: {value!r} is not a number") from None
+        if prices[name] < 0:
+            raise PlannerInputError(f"--gpu-hourly-usd for {name} must not be negative")
+    return prices
+
+
+def _check(args: argparse.Namespace) -> None:
+    from planner.errors import PlannerInputError
+    from planner.estimate import MAX_SEQUENCE_TOKENS
+
+    for flag, value in (("--input-len", args.input_len), ("--output-len", args.output_len)):
+        if not 0 < value <= MAX_SEQUENCE_TOKENS:
+            raise PlannerInputError(f"{flag} must be between 1 and {MAX_SEQUENCE_TOKENS:,} tokens, got {value}")
+    for flag, value in (("--rps", args.rps), ("--tokens-per-day", args.tokens_per_day),
+                        ("--ttft-p95-ms", args.ttft_p95_ms), ("--tpot-ms", args.tpot_ms)):
+        if value is not None and value <= 0:
+            raise PlannerInputError(f"{flag} must be positive, got {value}")
+    if not 0 < args.gpu_memory_utilization <= 1:
+        raise PlannerInputError(f"--gpu-memory-utilization must be in (0, 1], got {args.gpu_memory_utilization}")
+    if not 0 <= args.cache_hit_rate <= 1:
+        raise PlannerInputError(f"--cache-hit-rate must be between 0 and 1, got {args.cache_hit_rate}")
+    bad = [w for w in args.weights if w not in ("bf16", "fp8", "int4", "nvfp4")]
+    if bad:
+        raise PlannerInputError(f"--weights {bad[0]!r}: valid formats are bf16, fp8, int4, nvfp4")
+    if args.max_model_len is not None and args.max_model_len < args.input_len + args.output_len:
+        raise PlannerInputError(
+            f"--max-model-len {args.max_model_len} is shorter than --input-len + --output-len = {args.input_len + args.output_len}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from planner.catalog import gpu_names, load_gpu
+    from planner.engine import engine_profile
+    from planner.estimate import EstimateRequest, resolve_model
+    from planner.prices import managed_prices
+    from planner.search import PlanRequest, search
+
+    _check(args)
+    spec = resolve_model(EstimateRequest(model=args.model, model_config_path=args.model_config_path))
+    names = args.gpus or gpu_names()
+    for name in names:
+        load_gpu(name)
+    for engine in args.engines:
+        engine_profile(engine)
+    rps = args.rps if args.rps is not None else args.tokens_per_day / (args.input_len + args.output_len) / 86_400
+    request = PlanRequest(
+        input_len=args.input_len, output_len=args.output_len, requests_per_s=rps, ttft_p95_ms=args.ttft_p95_ms,
+        tpot_ms=args.tpot_ms, gpus=tuple(names), weights=tuple(args.weights), engines=tuple(args.engines),
+        kv_dtype=args.kv_dtype, max_model_len=args.max_model_len, gpu_memory_utilization=args.gpu_memory_utilization,
+        gpu_hourly_usd=_hourly(args, tuple(names)), top=args.top,
+    )
+    result = search(spec, request, managed_prices(spec.name, args.prices_path), args.cache_hit_rate)
+    if args.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        sys.stdout.write(render_plan(result))
+    return 0
+
+
+def render_plan(result) -> str:
+    lines = [
+        f"{result.model}: {result.requests_per_s:.3g} req/s = {result.tokens_per_day / 1e6:,.0f}M tokens/day; "
+        f"searched {result.candidates_searched:,} candidates, {result.candidates_fitting:,} fit, "
+        f"{result.candidates_meeting_slo:,} meet the SLOs",
+        f"{'#':>3} {'deployment':<34} {'weights':<7} {'engine':<7} {'repl':>4} {'TPOT ms':>8} {'p95 TTFT ms':>11} "
+        f"{'USD/month':>11} {'USD/Mtok':>9}",
+    ]
+    for i, c in enumerate(result.best, 1):
+        d = c.deployment
+        lines.append(
+            f"{i:>3} {f'{d.gpus} x {d.gpu} ' + d.layout:<34} {d.weights_dtype:<7} {c.engine:<7} {c.replicas:>4} "
+            f"{c.tpot_ms:>8.1f} {c.ttft_p95_ms:>11,.0f} {c.monthly_usd:>11,.0f} {c.usd_per_million_tokens:>9.3f}"
+        )
+    if result.explanation:
+        lines.append(result.explanation)
+    for m in result.managed:
+        if m.cheaper_than_best_self_hosted:
+            lines.append(f"  - use a managed API: {m.provider} ({m.model_id}) {m.monthly_usd:>11,.0f} USD/month, "
+                         f"{m.usd_per_million_tokens:.3f} USD/Mtok (latency not modelled)")
+    others = [m.provider for m in result.managed if not m.cheaper_than_best_self_hosted]
+    if others:
+        lines.append(f"  managed APIs dearer than the best plan: {', '.join(others)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,253 @@
+"""`planner estimate`: one request in, one report out (the JSON contract of `planner estimate --json`).
+
+Contract keys (later work may add keys, never rename them):
+  model.{name,total_params,active_params}
+  deployment.{gpu,gpus,tp,pp,dp,ep,weights_dtype,kv_dtype}
+  memory.{weights_gib_per_gpu,kv_bytes_per_token,kv_cache_gib_per_gpu,kv_cache_tokens,max_concurrency,fits,reason}
+  performance.{ttft_ms,tpot_ms,prefill_tokens_per_s,output_tokens_per_s,output_tokens_per_s_per_gpu,output_tokens_per_s_per_user}
+  cost.{gpu_hourly_usd,monthly_usd,usd_per_million_output_tokens,usd_per_million_input_tokens,managed}
+`performance` and `cost` are null when the deployment does not fit.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from planner.batching import PerformanceEstimate, Workload, estimate_performance
+from planner.catalog import load_gpu, load_model, load_model_config_file
+from planner.cost import SECONDS_PER_DAY, CostEstimate, Traffic, estimate_cost
+from planner.deployment import Deployment
+from planner.engine import engine_profile
+from planner.errors import PlannerInputError
+from planner.gpu_spec import GpuSpec
+from planner.layout import auto_gpu_counts, build_deployment, default_layout
+from planner.memory import MemoryEstimate, estimate_memory
+from planner.model_spec import ModelSpec
+from planner.params import param_counts
+
+__all__ = ["EstimateRequest", "EstimateReport", "ModelSummary", "WorkloadSummary", "run_estimate",
+           "resolve_model", "resolve_gpu", "evaluate"]
+
+MAX_SEQUENCE_TOKENS = 10_000_000
+"""Lengths above ten million tokens are rejected as absurd (no catalog model has a context that long)."""
+
+
+class EstimateRequest(BaseModel):
+    """Everything `planner estimate` takes; the CLI flags map one to one onto these fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+    model: str | None = "deepseek-v3.2"
+    model_config_path: str | None = None
+    gpu: str = "h200"
+    gpus: int | Literal["auto"] = "auto"
+    tp: int | None = Field(default=None, ge=1)
+    pp: int | None = Field(default=None, ge=1)
+    dp: int | None = Field(default=None, ge=1)
+    ep: int = Field(default=1, ge=1)
+    dp_attention: bool = False
+    weights: Literal["bf16", "fp8", "int4", "nvfp4"] | None = None
+    kv_dtype: Literal["auto", "bf16", "fp8"] = "auto"
+    max_model_len: int | None = None
+    gpu_memory_utilization: float = 0.9
+    input_len: int = 2048
+    output_len: int = 512
+    concurrency: int | None = None
+    rps: float | None = None
+    engine: str = "vllm"
+    mtp: int = 0
+    utilization: float = 0.6
+    gpu_hourly_usd: float | None = None
+    cache_hit_rate: float = 0.0
+    tokens_per_day: float | None = None
+    prices_path: str | None = None
+    profile_path: str | None = None
+
+
+class ModelSummary(BaseModel):
+    """The `model.*` keys."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    architecture: str
+    total_params: int
+    active_params: int
+    main_params: int
+    mtp_params: int
+    params_by_component: dict[str, int]
+
+
+class WorkloadSummary(BaseModel):
+    """The traffic the estimate was made for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input_len: int
+    output_len: int
+    concurrency: int | None
+    rps: float | None
+    engine: str
+    mtp: int
+
+
+class EstimateReport(BaseModel):
+    """What `planner estimate --json` prints."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: ModelSummary
+    deployment: Deployment
+    memory: MemoryEstimate
+    workload: WorkloadSummary
+    performance: PerformanceEstimate | None
+    cost: CostEstimate | None
+
+
+def resolve_model(req: EstimateRequest) -> ModelSpec:
+    if req.model_config_path:
+        return load_model_config_file(req.model_config_path)
+    if not req.model:
+        raise PlannerInputError("give --model NAME or --model-config PATH")
+    return load_model(req.model)
+
+
+def resolve_gpu(req: EstimateRequest) -> GpuSpec:
+    gpu = load_gpu(req.gpu)
+    if req.profile_path:
+        from planner.hardware_profile import apply_profile, load_profile
+
+        gpu = apply_profile(gpu, load_profile(req.profile_path), req.profile_path)
+    return gpu
+
+
+def _check_request(req: EstimateRequest) -> None:
+    """Reject negative, absurd and contradictory values with one line each."""
+    for flag, value in (("--input-len", req.input_len), ("--output-len", req.output_len), ("--max-model-len", req.max_model_len)):
+        if value is not None and not 0 < value <= MAX_SEQUENCE_TOKENS:
+            raise PlannerInputError(f"{flag} must be between 1 and {MAX_SEQUENCE_TOKENS:,} tokens, got {value}")
+    if req.gpus != "auto" and not 0 < req.gpus <= 4096:
+        raise PlannerInputError(f"--gpus must be 'auto' or between 1 and 4096, got {req.gpus}")
+    if not 0 < req.gpu_memory_utilization <= 1:
+        raise PlannerInputError(f"--gpu-memory-utilization must be in (0, 1], got {req.gpu_memory_utilization}")
+    if not 0 < req.utilization <= 1:
+        raise PlannerInputError(f"--utilization must be in (0, 1], got {req.utilization}")
+    if not 0 <= req.cache_hit_rate <= 1:
+        raise PlannerInputError(f"--cache-hit-rate must be between 0 and 1, got {req.cache_hit_rate}")
+    if req.concurrency is not None and req.rps is not None:
+        raise PlannerInputError("give --concurrency or --rps, not both")
+    if req.concurrency is not None and req.concurrency < 1:
+        raise PlannerInputError(f"--concurrency must be at least 1, got {req.concurrency}")
+    if req.rps is not None and req.rps <= 0:
+        raise PlannerInputError(f"--rps must be positive, got {req.rps}")
+    if req.gpu_hourly_usd is not None and req.gpu_hourly_usd < 0:
+        raise PlannerInputError(f"--gpu-hourly-usd must not be negative, got {req.gpu_hourly_usd}")
+    if req.tokens_per_day is not None and req.tokens_per_day <= 0:
+        raise PlannerInputError(f"--tokens-per-day must be positive, got {req.tokens_per_day}")
+    if req.gpus == "auto" and (req.tp or req.pp or req.dp or req.ep > 1 or req.dp_attention):
+        raise PlannerInputError("--gpus auto chooses the parallelism itself; give --gpus N with --tp/--pp/--dp/--ep/--dp-attention")
+
+
+def _kv_dtype(spec: ModelSpec, requested: str) -> str:
+    """`auto` = the engines' default: fp8 for DSA models (vLLM's fp8_ds_mla), bf16 otherwise."""
+    if requested != "auto":
+        return requested
+    return "fp8" if spec.has_dsa else "bf16"
+
+
+def _deployment_fields(spec: ModelSpec, req: EstimateRequest) -> dict[str, object]:
+    return {
+        "ep": req.ep,
+        "dp_attention": req.dp_attention,
+        "weights_dtype": req.weights or spec.native_weights_dtype,
+        "kv_dtype": _kv_dtype(spec, req.kv_dtype),
+        "max_model_len": req.max_model_len or spec.max_position_embeddings,
+        "gpu_memory_utilization": req.gpu_memory_utilization,
+    }
+
+
+def _choose_deployment(spec: ModelSpec, gpu: GpuSpec, req: EstimateRequest) -> tuple[Deployment, MemoryEstimate]:
+    fields = _deployment_fields(spec, req)
+    mtp_loaded = req.mtp > 0
+    if req.gpus != "auto":
+        dep = build_deployment(spec, gpu, req.gpus, req.tp, req.pp, req.dp, **fields)
+        return dep, estimate_memory(spec, gpu, dep, req.input_len, req.output_len, mtp_loaded)
+    last: tuple[Deployment, MemoryEstimate] | None = None
+    for count in auto_gpu_counts(gpu.gpus_per_node):
+        tp, pp, dp = default_layout(spec, count, gpu.gpus_per_node)
+        dep = build_deployment(spec, gpu, count, tp, pp, dp, **fields)
+        memory = estimate_memory(spec, gpu, dep, req.input_len, req.output_len, mtp_loaded)
+        last = (dep, memory)
+        if memory.fits:
+            return last
+    assert last is not None
+    dep, memory = last
+    reason = f"no deployment of up to {dep.gpus} x {gpu.name} fits: {memory.reason}"
+    return dep, memory.model_copy(update={"reason": reason})
+
+
+def evaluate(
+    spec: ModelSpec, gpu: GpuSpec, dep: Deployment, memory: MemoryEstimate, req: EstimateRequest
+) -> tuple[PerformanceEstimate, CostEstimate]:
+    """Performance and cost of a deployment that fits."""
+    engine = engine_profile(req.engine)
+    load = Workload(input_len=req.input_len, output_len=req.output_len, concurrency=req.concurrency, rps=req.rps, mtp=req.mtp)
+    perf = estimate_performance(spec, gpu, dep, engine, load, memory.kv_tokens_per_dp_rank)
+    hourly = req.gpu_hourly_usd if req.gpu_hourly_usd is not None else float(gpu.usd_per_hour.value or 0)
+    hourly_source = "--gpu-hourly-usd" if req.gpu_hourly_usd is not None else f"{gpu.usd_per_hour.source} ({gpu.usd_per_hour.date})"
+    requests_per_day = perf.requests_per_s * SECONDS_PER_DAY
+    capacity = Traffic(
+        input_tokens_per_day=perf.max_requests_per_s * SECONDS_PER_DAY * req.input_len,
+        output_tokens_per_day=perf.max_requests_per_s * SECONDS_PER_DAY * req.output_len,
+    )
+    if req.tokens_per_day is not None:
+        share_in = req.input_len / (req.input_len + req.output_len)
+        traffic = Traffic(input_tokens_per_day=req.tokens_per_day * share_in, output_tokens_per_day=req.tokens_per_day * (1 - share_in))
+    elif req.rps is not None and not perf.overloaded:
+        traffic = Traffic(input_tokens_per_day=requests_per_day * req.input_len, output_tokens_per_day=requests_per_day * req.output_len)
+    else:
+        traffic = Traffic(
+            input_tokens_per_day=requests_per_day * req.input_len * req.utilization,
+            output_tokens_per_day=requests_per_day * req.output_len * req.utilization,
+        )
+    from planner.prices import managed_prices
+
+    prices = managed_prices(spec.name, req.prices_path)
+    cost = estimate_cost(dep.gpus, hourly, hourly_source, traffic, capacity, perf.prefill_share, req.utilization, prices, req.cache_hit_rate)
+    return perf, cost
+
+
+def run_estimate(req: EstimateRequest) -> EstimateReport:
+    """Size, time and price one deployment (or the smallest that fits, for `gpus="auto"`)."""
+    _check_request(req)
+    spec = resolve_model(req)
+    gpu = resolve_gpu(req)
+    engine_profile(req.engine)
+    if req.mtp and not spec.mtp_layers:
+        raise PlannerInputError(f"--mtp {req.mtp}: {spec.name} has no MTP layers (num_nextn_predict_layers)")
+    dep, memory = _choose_deployment(spec, gpu, req)
+    perf = cost = None
+    if memory.fits:
+        perf, cost = evaluate(spec, gpu, dep, memory, req)
+    counts = param_counts(spec)
+    return EstimateReport(
+        model=ModelSummary(
+            name=spec.name,
+            architecture=spec.architecture,
+            total_params=counts.total,
+            active_params=counts.active,
+            main_params=counts.main,
+            mtp_params=counts.mtp,
+            params_by_component=counts.by_component,
+        ),
+        deployment=dep,
+        memory=memory,
+        workload=WorkloadSummary(
+            input_len=req.input_len, output_len=req.output_len, concurrency=req.concurrency, rps=req.rps,
+            engine=req.engine, mtp=req.mtp,
+        ),
+        performance=perf,
+        cost=cost,
+    )
