@@ -1,0 +1,95 @@
+"""One usage-ledger record per upstream attempt, and its flat row form (SQLite columns, stream entries)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from gateway.costing import NANO_USD_PER_USD, AttemptCost, to_nano_usd
+from gateway.outcomes import AttemptOutcome
+
+__all__ = ["COLUMNS", "Row", "UsageRecord", "row_from_outcome"]
+
+COLUMNS: tuple[str, ...] = (
+    "request_id", "attempt", "started_at", "key_name", "route", "backend", "upstream_model", "family",
+    "fallback_chain", "streamed", "ok", "status", "error_kind", "prompt_tokens", "cached_tokens",
+    "completion_tokens", "reasoning_tokens", "cost_nano_usd", "self_hosted_cost_nano_usd", "ttft_ms", "latency_ms",
+)
+"""Row layout; money is stored in whole nano-USD so that every sum is exact."""
+
+Row = tuple[Any, ...]
+CHAIN_SEPARATOR = ","  # backend names never contain one (policies.schema.Name)
+
+
+def row_from_outcome(outcome: AttemptOutcome, cost: AttemptCost, family: str | None) -> Row:
+    """The ledger row of one attempt; plain values only, cheap enough for the request path."""
+    usage = outcome.usage
+    tried = getattr(outcome, "tried", None) or (outcome.backend,)  # AttemptOutcome.tried once dispatch sets it
+    return (
+        outcome.request_id, outcome.attempt, outcome.started_at, outcome.key_name, outcome.route, outcome.backend,
+        outcome.upstream_model, family, CHAIN_SEPARATOR.join(tried), int(outcome.streamed), int(outcome.ok),
+        outcome.status, outcome.error_kind,
+        usage.prompt_tokens if usage else 0, usage.cached_tokens if usage else 0,
+        usage.completion_tokens if usage else 0, usage.reasoning_tokens if usage else 0,
+        to_nano_usd(cost.managed_usd), to_nano_usd(cost.self_hosted_usd), outcome.ttft_ms, outcome.latency_ms,
+    )
+
+
+def _usd(nano_usd: int | None) -> float | None:
+    return None if nano_usd is None else nano_usd / NANO_USD_PER_USD
+
+
+class UsageRecord(BaseModel):
+    """What one upstream attempt used and cost: the ledger's unit, as `/admin/usage` returns it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str
+    attempt: int = Field(description="1-based position in the request's fallback chain.")
+    time: datetime = Field(description="When the attempt started (UTC).")
+    key_name: str | None
+    route: str | None
+    backend: str
+    upstream_model: str
+    family: str | None
+    fallback_chain: list[str] = Field(description="Backends tried for this request up to and including this one.")
+    streamed: bool
+    ok: bool
+    status: int
+    error_kind: str | None
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int = Field(description="Includes the reasoning tokens.")
+    reasoning_tokens: int
+    cost_nano_usd: int | None = Field(description="Per-token bill in nano-USD (managed price or self-hosted marginal).")
+    self_hosted_cost_nano_usd: int | None = Field(description="Amortised GPU share in nano-USD; self-hosted only.")
+    ttft_ms: float | None
+    latency_ms: float
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_usd(self) -> float | None:
+        return _usd(self.cost_nano_usd)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def self_hosted_cost_usd(self) -> float | None:
+        return _usd(self.self_hosted_cost_nano_usd)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> UsageRecord:
+        values = dict(zip(COLUMNS, row, strict=True))
+        values["time"] = datetime.fromtimestamp(values.pop("started_at"), UTC)
+        values["fallback_chain"] = values["fallback_chain"].split(CHAIN_SEPARATOR)
+        values["streamed"], values["ok"] = bool(values["streamed"]), bool(values["ok"])
+        return cls.model_validate(values)
+
+    def to_row(self) -> Row:
+        values = self.model_dump()
+        values["started_at"] = self.time.timestamp()
+        values["fallback_chain"] = CHAIN_SEPARATOR.join(self.fallback_chain)
+        values["streamed"], values["ok"] = int(self.streamed), int(self.ok)
+        return tuple(values[column] for column in COLUMNS)

@@ -1,0 +1,113 @@
+"""The usage ledger: one row per attempt, buffered, durable on commit, via SQLite or a Redis stream."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from accounting_fixtures import accounting_policy, closed_port, make_outcome, prefix, redis_client  # noqa: F401 - fixtures
+from redis.asyncio import Redis
+
+from gateway.costing import CostBook
+from gateway.redis_connection import connect_redis
+from gateway.ledger import LedgerStream, LedgerWriter, SqliteLedger, UsageRecord
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    db = SqliteLedger(tmp_path / "ledger.sqlite3")
+    yield db
+    db.close()
+
+
+async def test_every_attempt_is_written_once_with_its_fields(ledger):
+    writer = LedgerWriter(ledger, costs=CostBook(accounting_policy()), batch_size=64)
+    writer.start()
+    for i in range(300):
+        writer.on_outcome(make_outcome(f"req_{i}", prompt=12_000, cached=10_000, completion=3_000, reasoning=2_000))
+    writer.on_outcome(make_outcome("req_0", attempt=2, backend="fireworks", ok=False))
+    assert await writer.commit()
+    await writer.close()
+    assert ledger.count() == 301
+    first, retry = ledger.records(limit=None)[0], [r for r in ledger.records() if r.attempt == 2][0]
+    assert (first.key_name, first.route, first.backend, first.family) == ("team-a", "default", "deepseek", "deepseek-v3.2")
+    assert (first.prompt_tokens, first.cached_tokens, first.completion_tokens, first.reasoning_tokens) == (12_000, 10_000, 3_000, 2_000)
+    assert first.cost_nano_usd == 2_100_000 and first.cost_usd == pytest.approx(0.0021)
+    assert (retry.ok, retry.status, retry.error_kind, retry.cost_nano_usd) == (False, 500, "server_error", None)
+
+
+async def test_rows_round_trip_through_the_record_model(ledger):
+    writer = LedgerWriter(ledger, costs=CostBook(accounting_policy()))
+    writer.on_outcome(make_outcome("req_x", backend="local", prompt=100, completion=50))
+    await writer.flush()
+    record = ledger.records()[0]
+    assert UsageRecord.from_row(record.to_row()) == record
+    assert record.fallback_chain == ["local"] and record.self_hosted_cost_nano_usd is not None
+    assert "sk-" not in record.model_dump_json()
+
+
+async def test_commit_returns_only_after_the_rows_are_in_sqlite(ledger):
+    writer = LedgerWriter(ledger, flush_interval_s=60.0)  # only commit() can trigger the write
+    writer.start()
+    writer.on_outcome(make_outcome("req_a"))
+    assert ledger.count() == 0
+    assert await writer.commit()
+    assert ledger.count() == 1
+    await writer.close()
+
+
+async def test_writing_a_batch_twice_stores_it_once(ledger):
+    writer = LedgerWriter(ledger)
+    writer.on_outcome(make_outcome("req_a"))
+    await writer.flush()
+    assert ledger.write([ledger.records()[0].to_row()]) == 0
+    assert ledger.count() == 1
+
+
+@pytest.mark.redis
+async def test_with_redis_records_go_to_the_stream_and_the_drainer_moves_them(ledger, redis_client: Redis, prefix: str):
+    stream = LedgerStream(redis_client, key=prefix + "ledger", consumer="replica-1")
+    writer = LedgerWriter(ledger, stream=stream, flush_interval_s=60.0)
+    writer.start()
+    for i in range(50):
+        writer.on_outcome(make_outcome(f"req_{i}"))
+    assert await writer.commit()
+    assert await stream.length() == 50 and ledger.count() == 0
+    assert await writer.drain() == 50
+    assert await stream.length() == 0 and ledger.count() == 50
+    await writer.close()
+
+
+@pytest.mark.redis
+async def test_entries_pending_on_a_dead_drainer_are_claimed_and_stored_once(ledger, redis_client: Redis, prefix: str):
+    dead = LedgerStream(redis_client, key=prefix + "ledger", consumer="dead")
+    writer = LedgerWriter(ledger, stream=dead)
+    for i in range(10):
+        writer.on_outcome(make_outcome(f"req_{i}"))
+    await writer.flush()
+    await dead._ensure_group()
+    # the dead drainer read the entries and wrote half of them to SQLite, then died before XACK
+    read = await redis_client.xreadgroup("ledger", "dead", {prefix + "ledger": ">"}, count=100)
+    assert len(read[0][1]) == 10
+    half = LedgerWriter(ledger)
+    for i in range(5):
+        half.on_outcome(make_outcome(f"req_{i}"))
+    await half.flush()
+    survivor = LedgerStream(redis_client, key=prefix + "ledger", consumer="survivor", claim_idle_ms=0)
+    assert await survivor.drain(ledger, writer.run_in_thread) == 10
+    assert ledger.count() == 10 and await survivor.length() == 0
+    await writer.close()
+    await half.close()
+
+
+async def test_redis_down_sends_batches_to_sqlite_and_warns_once(ledger, caplog):
+    dead = connect_redis(f"redis://127.0.0.1:{closed_port()}/0")
+    writer = LedgerWriter(ledger, stream=LedgerStream(dead, key="x:ledger", consumer="c"))
+    with caplog.at_level(logging.WARNING, logger="switchyard.ledger"):
+        for i in range(3):
+            writer.on_outcome(make_outcome(f"req_{i}"))
+            assert await writer.commit()
+    assert ledger.count() == 3
+    assert len([r for r in caplog.records if "Redis stream unavailable" in r.message]) == 1
+    await writer.close()
+    await dead.aclose()
