@@ -12,11 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from gateway.api import chat, completions, health, models
+from gateway.api import admin, chat, completions, explain, health, models
 from gateway.api.schemas import SCHEMA_COMPONENTS
 from gateway.dispatch import Dispatcher
 from gateway.errors import GatewayError, InternalError, InvalidRequestError, MethodNotAllowedError, NotFoundError, error_body
+from gateway.live.jobs import register_live_jobs
 from gateway.runtime import GatewayRuntime
+from gateway.scheduler import ClusterScheduler
 from gateway.settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -69,14 +71,22 @@ def create_app(settings: GatewaySettings, runtime: GatewayRuntime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await runtime.aclose()
+        scheduler = app.state.scheduler = ClusterScheduler()  # the live jobs run on every replica
+        app.state.live = register_live_jobs(scheduler, runtime, settings)
+        scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.shutdown()
+            await app.state.live.aclose()
+            await runtime.aclose()
 
     app = FastAPI(title="Switchyard gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.dispatcher = Dispatcher(runtime)
-    for module in (chat, completions, models, health):
+    app.state.live = None  # the live jobs, once the lifespan has started them
+    for module in (chat, completions, models, explain, health, admin):
         app.include_router(module.router)
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -41,6 +41,7 @@ class DispatchRequest:
     stream: bool
     client_wants_usage: bool = False
     key_name: str | None = None
+    input_chars: int = 0  # RequestFeatures.input_chars, reported with each outcome
 
 
 @dataclass(slots=True)
@@ -106,7 +107,7 @@ class Dispatcher:
                 route=request.decision.route, upstream_model=entry.backend.model, streamed=request.stream,
                 ok=ok, status=status, error_kind=error_kind, latency_ms=(now - began) * 1000,
                 ttft_ms=None if ttft_s is None else (ttft_s - began) * 1000, usage=usage, cost_usd=cost,
-                started_at=wall, key_name=request.key_name,
+                started_at=wall, key_name=request.key_name, input_chars=request.input_chars,
             )
         )
         return cost
@@ -128,13 +129,20 @@ class Dispatcher:
     async def _first_success(
         self, request: DispatchRequest, call: Callable[[Backend, dict[str, Any]], Awaitable[T]]
     ) -> _Success[T]:
-        """Try the chain until `call` succeeds on a backend; report every failed attempt."""
+        """Try the chain until `call` succeeds on a backend; report every failed attempt.
+
+        A backend whose circuit is open (or whose half-open trial is taken) since the decision
+        was made is skipped without an attempt.
+        """
         upstream_s = 0.0
         last: UpstreamError | None = None
+        state = self.runtime.state
         for attempt, entry in enumerate(self._chain(request), start=1):
             backend = entry.backend
             body = backend.build_body(request.body, thinking=request.decision.thinking, stream=request.stream)
-            self.runtime.state.attempt_started(backend.name)
+            if not state.admit(backend.name, request.request_id):
+                continue
+            state.attempt_started(backend.name)
             wall, began = time.time(), time.perf_counter()
             try:
                 result = await call(backend, body)

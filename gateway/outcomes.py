@@ -33,6 +33,7 @@ class AttemptOutcome:
     cost_usd: float | None
     started_at: float  # unix seconds
     key_name: str | None = None
+    input_chars: int = 0  # prompt characters of the client's request (RequestFeatures.input_chars)
 
     @property
     def output_tokens(self) -> int:

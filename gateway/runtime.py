@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from backends.base import Backend, BackendTimeouts
 from backends.registry import create_backend
+from gateway.live.token_learning import learn_prompt_tokens
 from gateway.outcomes import OutcomeHub
 from gateway.state.memory import MemoryStateStore
 from gateway.state.store import StateStore
@@ -56,12 +59,16 @@ class GatewayRuntime:
         hub: OutcomeHub | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         source: str = "<policy>",
+        policy_path: Path | None = None,
     ) -> None:
         self.source = source  # where the policy came from, for /readyz and logs
+        self.policy_path = policy_path  # the file hot reload watches; None: no watching
+        self.loaded_at = 0.0  # unix time the policy in force was applied
         self._transport = transport
         self.state: StateStore = state or MemoryStateStore()
         self.hub = hub or OutcomeHub()
         self.hub.subscribe(self.state.record)
+        self.hub.subscribe(learn_prompt_tokens)
         self._retired: list[Backend] = []
         self.backends: dict[str, BackendEntry] = {}
         self.apply_policy(policy)
@@ -77,6 +84,8 @@ class GatewayRuntime:
         self.fallback_on = frozenset(policy.fallback.on)
         self.max_attempts = policy.fallback.max_attempts
         self.backends = entries
+        self.state.configure_circuits(policy.fallback.circuit_breaker)
+        self.loaded_at = time.time()
 
     async def aclose(self) -> None:
         for backend in [*self._retired, *(e.backend for e in self.backends.values())]:

@@ -28,3 +28,7 @@ class GatewaySettings(BaseSettings):
     max_header_bytes: int = Field(64 * 1024, ge=1024)
     timeout_keep_alive_s: float = Field(30.0, gt=0)
     log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$")
+    health_interval_s: float = Field(5.0, gt=0, description="GET /health of vLLM, SGLang and emulated backends.")
+    provider_health_interval_s: float = Field(60.0, gt=0, description="GET /models of managed providers.")
+    scrape_interval_s: float = Field(2.0, gt=0, description="GET /metrics of vLLM and SGLang backends.")
+    policy_poll_s: float = Field(0.5, gt=0, description="How often the policy file is checked for changes.")

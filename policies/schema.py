@@ -33,6 +33,7 @@ __all__ = [
     "SELF_HOSTED_TYPES",
     "BackendSpec",
     "BudgetSpec",
+    "CircuitBreakerSpec",
     "ComparisonSpec",
     "CostSpec",
     "EmulatorSpec",
@@ -124,7 +125,7 @@ class EmulatorSpec(_Spec):
     tpot_ms: NonNegativeFloat | None = None
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
     fail_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
-    fail_mode: Literal["500", "429", "timeout", "reset", "midstream", "slow"] | None = None
+    fail_mode: Literal["500", "429", "timeout", "reset", "midstream", "slow", "malformed", "error-body"] | None = None
     seed: int | None = None
 
 
@@ -256,6 +257,18 @@ class RouteSpec(_Spec):
         return self.when is None or self.when.is_catch_all()
 
 
+class CircuitBreakerSpec(_Spec):
+    """Stop sending to a backend after consecutive failures; after a cool-down let one trial through."""
+
+    enabled: bool = True
+    consecutive_failures: Annotated[int, Field(ge=1)] = Field(
+        5, description="Failed attempts in a row (client errors and disconnects not counted) that open the circuit."
+    )
+    cooldown_s: PositiveFloat = Field(
+        30.0, description="Seconds the circuit stays open before one trial request may go (half-open)."
+    )
+
+
 class FallbackSpec(_Spec):
     """Which upstream failures move on to the next candidate, and how many tries in all."""
 
@@ -263,6 +276,7 @@ class FallbackSpec(_Spec):
         default_factory=lambda: ["connect_error", "timeout", "rate_limited", "server_error"]
     )
     max_attempts: Annotated[int, Field(ge=1)] = 3
+    circuit_breaker: CircuitBreakerSpec = Field(default_factory=CircuitBreakerSpec)
 
 
 class BudgetSpec(_Spec):

@@ -12,15 +12,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 30.0  # a backstop only: readiness is polled
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -47,6 +49,17 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None = None, l
         time.sleep(delay_s)
         delay_s = min(delay_s * 1.5, 0.2)
     raise RuntimeError(f"{url} not ready after {timeout_s:.0f} s")
+
+
+def wait_for(condition: Callable[[], T], what: str, timeout_s: float = READY_TIMEOUT_S) -> T:
+    """Call `condition` (itself a request to a server, so no busy loop) until it returns something
+    truthy, and return that; fail the test naming `what` after `timeout_s`, a backstop only."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 @dataclass

@@ -14,13 +14,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Send
 
 from gateway.api.body import read_json_body
+from gateway.api.routing import route_request
 from gateway.dispatch import Dispatcher, DispatchRequest
-from gateway.errors import GatewayError, as_gateway_error
+from gateway.errors import GatewayError
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
-from policies.engine import decide
-from policies.errors import RoutingError
-from policies.features import extract_features
 
 __all__ = ["serve_completion", "RelayResponse", "new_request_id"]
 
@@ -54,18 +52,14 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
     try:
         body = await read_json_body(request, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes)
         check(body)
-        policy = runtime.policy
-        features = extract_features(body, request.headers, policy)
-        try:
-            decision = decide(policy, features, runtime.state.snapshot(), _rng)
-        except RoutingError as exc:
-            raise as_gateway_error(exc) from None
+        features, decision = route_request(runtime, body, request.headers, _rng)
         headers["x-switchyard-route"] = decision.route or ""
         options = body.get("stream_options")
         dispatch_request = DispatchRequest(
             request_id=request_id, path=path, body=body, decision=decision, started=started,
             stream=body.get("stream") is True,
             client_wants_usage=isinstance(options, dict) and options.get("include_usage") is True,
+            input_chars=features.input_chars,
         )
         if dispatch_request.stream:
             opened = await dispatcher.open_stream(dispatch_request)

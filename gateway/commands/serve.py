@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from gateway.errors import CliError
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is too much at INFO
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run (every 0.5 s) likewise
 
     import uvicorn
 
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             demo = DemoBackends(policy)
             demo.start()
             policy = load_policy(path)  # again, now that the emulators' URLs are exported
-        runtime = GatewayRuntime(policy, source=str(path))
+        runtime = GatewayRuntime(policy, source=str(path), policy_path=Path(path))
     except PolicyError as exc:
         raise CliError(str(exc)) from None
     except BackendConfigError as exc:

@@ -123,6 +123,7 @@ routes:
 fallback:
   on: [connect_error, timeout, rate_limited, server_error]
   max_attempts: 3
+  circuit_breaker: {{enabled: false}}  # these tests fail the primary on purpose, request after request
 """
 
 

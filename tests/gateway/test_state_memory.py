@@ -54,6 +54,29 @@ def test_consecutive_failures_reset_on_success_and_client_mistakes_do_not_count(
 def test_external_figures_are_merged_into_the_snapshot():
     store = MemoryStateStore()
     store.set_external("a", BackendState(waiting=7, kv_usage=0.5))
-    store.attempt_started("a")
     state = store.snapshot()["a"]
-    assert (state.waiting, state.kv_usage, state.in_flight) == (7, 0.5, 1)
+    assert (state.waiting, state.kv_usage, state.in_flight) == (7, 0.5, 0)
+
+
+def test_requests_opened_since_the_scrape_count_as_queued_until_the_next_scrape():
+    store = MemoryStateStore()
+    store.attempt_started("a")  # in flight before the scrape: already in the engine's figures
+    store.set_external("a", BackendState(waiting=7))
+    for _ in range(3):
+        store.attempt_started("a")
+    assert (store.snapshot()["a"].waiting, store.snapshot()["a"].in_flight) == (10, 4)
+    store.record(_outcome())
+    assert store.snapshot()["a"].waiting == 9
+    store.set_external("a", BackendState(waiting=2))  # a fresh scrape is the new baseline
+    assert store.snapshot()["a"].waiting == 2
+
+
+def test_observations_older_than_the_window_age_are_forgotten():
+    clock = [0.0]
+    store = MemoryStateStore(clock=lambda: clock[0])
+    store.attempt_started("a")
+    store.record(_outcome(ttft_ms=300.0))
+    assert store.snapshot()["a"].ttft_p95_ms == 300.0
+    clock[0] += 61.0  # WINDOW_AGE_S later, with no new traffic
+    state = store.snapshot()["a"]
+    assert (state.ttft_p95_ms, state.error_rate, state.avg_output_tokens) == (None, None, None)

@@ -41,11 +41,11 @@ def test_check_reports_unset_keys_by_name_with_exit_1():
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "policies/default.yaml:24:14: backends.novita-v32.api_key: environment variable NOVITA_API_KEY is not set; "
+        "policies/default.yaml:27:14: backends.novita-v32.api_key: environment variable NOVITA_API_KEY is not set; "
         "export it or write ${NOVITA_API_KEY:-default}",
-        "policies/default.yaml:29:14: backends.fireworks-terminus.api_key: environment variable FIREWORKS_API_KEY is "
+        "policies/default.yaml:33:14: backends.fireworks-terminus.api_key: environment variable FIREWORKS_API_KEY is "
         "not set; export it or write ${FIREWORKS_API_KEY:-default}",
-        "policies/default.yaml:34:14: backends.deepseek-api.api_key: environment variable DEEPSEEK_API_KEY is not set; "
+        "policies/default.yaml:39:14: backends.deepseek-api.api_key: environment variable DEEPSEEK_API_KEY is not set; "
         "export it or write ${DEEPSEEK_API_KEY:-default}",
     ]
 
@@ -130,7 +130,7 @@ def test_explain_spills_when_simulated_state_saturates_local(tmp_path):
     report = json.loads(result.stdout)
     assert report["chain"] == ["novita-v32", "fireworks-terminus"]
     local = next(c for c in report["candidates"] if c["backend"] == "local-v32")
-    assert local == {"backend": "local-v32", "kept": False, "reason": "saturated: waiting 3 >= max_waiting 0", "expected_cost_usd": 0.0}
+    assert local == {"backend": "local-v32", "kept": False, "reason": "saturated: waiting 3 >= max_waiting 1", "expected_cost_usd": 0.0}
 
 
 def test_explain_reports_503_reasons_when_nothing_can_serve(tmp_path):

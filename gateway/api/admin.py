@@ -1,0 +1,116 @@
+"""`GET /admin/status`: the policy in force, its last reload error, and each backend's live state.
+
+Everything under /admin is in this one router so an auth dependency can guard it in one place.
+No secret is ever returned: backends are shown by name, type and model, never by key or URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
+
+from gateway.live.jobs import LiveJobs
+from gateway.live.observed import ObservedBackend
+from gateway.runtime import GatewayRuntime
+from policies.state import UNKNOWN_STATE
+
+__all__ = ["router", "AdminStatus"]
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+def _utc(unix_s: float | None) -> datetime | None:
+    return None if unix_s is None else datetime.fromtimestamp(unix_s, timezone.utc)
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReloadErrorStatus(_Report):
+    """The last rejected policy file."""
+
+    message: str
+    at: datetime
+
+
+class PolicyStatus(_Report):
+    """The policy being served and how hot reload stands."""
+
+    source: str
+    loaded_at: datetime
+    watching: bool
+    sha256: str | None
+    reloads: int
+    last_reload_error: ReloadErrorStatus | None
+
+
+class BackendStatus(_Report):
+    """One backend's live state as routing sees it, plus the live jobs' last results."""
+
+    type: str
+    model: str
+    circuit: str  # closed | open | half_open
+    # policies.state.BackendState, as the policy engine gets it:
+    healthy: bool
+    circuit_open: bool
+    in_flight: int
+    waiting: int | None
+    running: int | None
+    kv_usage: float | None
+    ttft_p50_ms: float | None
+    ttft_p95_ms: float | None
+    tpot_p50_ms: float | None
+    tpot_p95_ms: float | None
+    error_rate: float | None
+    avg_output_tokens: float | None
+    cache_hit_ratio: float | None
+    # the live jobs' last results:
+    probed_at: datetime | None
+    probe_error: str | None
+    scraped_at: datetime | None
+    scrape_error: str | None
+
+
+class AdminStatus(_Report):
+    """`GET /admin/status`."""
+
+    policy: PolicyStatus
+    backends: dict[str, BackendStatus]
+
+
+@router.get("/status", response_model=AdminStatus)
+async def admin_status(request: Request) -> AdminStatus:
+    """Policy source, load time and last reload error; per-backend health, circuit, load and latency."""
+    runtime: GatewayRuntime = request.app.state.runtime
+    live: LiveJobs | None = getattr(request.app.state, "live", None)
+    watcher = live.watcher if live is not None else None
+    error = watcher.last_error if watcher is not None else None
+    policy = PolicyStatus(
+        source=runtime.source,
+        loaded_at=datetime.fromtimestamp(runtime.loaded_at, timezone.utc),
+        watching=watcher is not None,
+        sha256=watcher.digest if watcher is not None else None,
+        reloads=watcher.reloads if watcher is not None else 0,
+        last_reload_error=None if error is None else ReloadErrorStatus(message=error.message, at=_utc(error.at)),
+    )
+    snapshot = runtime.state.snapshot()
+    backends = {}
+    for name, entry in runtime.backends.items():
+        state = snapshot.get(name, UNKNOWN_STATE)
+        seen = live.figures.backends.get(name) if live is not None else None
+        seen = seen or ObservedBackend()
+        backends[name] = BackendStatus(
+            type=entry.spec.type if entry.spec.profile is None else f"{entry.spec.type}/{entry.spec.profile}",
+            model=entry.spec.model,
+            circuit=runtime.state.circuit_state(name).value,
+            **asdict(state),
+            probed_at=_utc(seen.probed_at),
+            probe_error=seen.probe_error,
+            scraped_at=_utc(seen.scraped_at),
+            scrape_error=seen.scrape_error,
+        )
+    return AdminStatus(policy=policy, backends=backends)

@@ -1,0 +1,78 @@
+"""infra/compose.yaml (+ the generated compose.gpu.yaml): valid Compose files wiring gateway, Redis, Prometheus and Grafana."""
+
+from __future__ import annotations
+
+import copy
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+COMPOSE_FILES = ("compose.yaml", "compose.gpu.yaml")
+
+
+def _compose_schema() -> dict[str, Any]:
+    """compose-spec's schema/compose-spec.json as vendored by check-jsonschema (pinned in the dev extra)."""
+    text = resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json").read_text()
+    return json.loads(text)
+
+
+def _validate(compose: dict[str, Any]) -> None:
+    schema = _compose_schema()
+    jsonschema.validators.validator_for(schema)(schema).validate(compose)  # the draft the schema names (2020-12)
+
+
+def _load(name: str) -> dict[str, Any]:
+    return yaml.safe_load((INFRA / name).read_text())
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_compose_file_validates_against_the_compose_specification(name: str) -> None:
+    _validate(_load(name))
+
+
+def test_schema_rejects_a_misspelt_service_key() -> None:
+    compose = copy.deepcopy(_load("compose.yaml"))
+    compose["services"]["gateway"]["enviroment"] = {}
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(compose)
+
+
+def test_default_stack_runs_without_gpus_and_the_gpu_profile_adds_vllm() -> None:
+    compose = _load("compose.yaml")
+    assert compose["include"] == ["compose.gpu.yaml"]
+    services = compose["services"]
+    assert {"gateway", "redis", "prometheus", "grafana", "vllm-emulator"} <= set(services)
+    assert not [name for name, service in services.items() if "profiles" in service or "deploy" in service]
+    gpu = _load("compose.gpu.yaml")["services"]
+    assert list(gpu) == ["vllm"] and gpu["vllm"]["profiles"] == ["gpu"]
+    assert gpu["vllm"]["image"] == "vllm/vllm-openai:v0.13.0"
+
+
+def test_gateway_serves_the_mounted_policy_on_redis_against_the_emulators_by_default() -> None:
+    gateway = _load("compose.yaml")["services"]["gateway"]
+    assert "../policies/default.yaml:/etc/switchyard/policy.yaml:ro" in gateway["volumes"]
+    env = gateway["environment"]
+    assert env["SWITCHYARD_CONFIG"] == "/etc/switchyard/policy.yaml"
+    assert env["SWITCHYARD_REDIS_URL"] == "redis://redis:6379/0"
+    assert env["VLLM_BASE_URL"] == "${VLLM_BASE_URL:-http://vllm-emulator:8000/v1}"
+    assert (ROOT / "policies" / "default.yaml").exists()
+
+
+def test_prometheus_scrapes_the_gateway_and_vllm_and_grafana_is_provisioned() -> None:
+    prometheus = yaml.safe_load((INFRA / "prometheus" / "prometheus.yml").read_text())
+    targets = {job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]}
+    assert targets == {"switchyard-gateway": ["gateway:8080"], "vllm": ["vllm:8000", "vllm-emulator:8000"]}
+    datasource = yaml.safe_load((INFRA / "grafana/provisioning/datasources/prometheus.yaml").read_text())["datasources"][0]
+    dashboard = json.loads((INFRA / "grafana" / "switchyard.json").read_text())
+    panel_sources = {p["datasource"]["uid"] for p in dashboard["panels"] if p["type"] != "row"}
+    assert panel_sources == {datasource["uid"]}
+    provider = yaml.safe_load((INFRA / "grafana/provisioning/dashboards/switchyard.yaml").read_text())["providers"][0]
+    grafana = _load("compose.yaml")["services"]["grafana"]
+    assert f"./grafana/switchyard.json:{provider['options']['path']}/switchyard.json:ro" in grafana["volumes"]
