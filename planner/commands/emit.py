@@ -1,8 +1,9 @@
-"""`planner emit vllm|sglang`: the launch command of the deployment `planner estimate` sizes.
+"""`planner emit vllm|sglang|compose|k8s`: the launch command of the deployment `planner estimate` sizes.
 
 The deployment is resolved exactly as `planner estimate` resolves it (same flags, same
 `--gpus auto` choice, same defaults), so the command always matches the estimate; a deployment
-that does not fit is refused with the estimate's reason.
+that does not fit is refused with the estimate's reason. `compose` and `k8s` wrap the vLLM
+command in a Compose service (infra/compose.gpu.yaml) or Kubernetes manifests (infra/k8s/vllm-*.yaml).
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from planner.errors import PlannerInputError
 
 __all__ = ["register", "TARGETS"]
 
-TARGETS: tuple[str, ...] = ("vllm", "sglang")
+TARGETS: tuple[str, ...] = ("vllm", "sglang", "compose", "k8s")
+MANIFEST_TARGETS: tuple[str, ...] = ("compose", "k8s")
+"""Targets that wrap the vLLM command in deployment manifests."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "emit",
-        help="print the vLLM or SGLang launch command for a deployment",
+        help="print the vLLM or SGLang launch command, or compose/k8s manifests, for a deployment",
         description=__doc__,
     )
-    parser.add_argument("target", choices=TARGETS, help="engine to launch")
+    parser.add_argument("target", choices=TARGETS, help="engine to launch, or manifests (vLLM) to write")
     parser.add_argument("--model", default="deepseek-v3.2", help="catalog model name (see `planner models`)")
     parser.add_argument("--gpu", default="h200", help="catalog GPU name (see `planner gpus`)")
     parser.add_argument("--gpus", type=gpus_value, default="auto",
@@ -42,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=8000, help="server port (default 8000)")
     parser.add_argument("--head-address", default="${HEAD_NODE_IP}", help="node 0's address, for multi-node")
     parser.add_argument("--json", action="store_true", help="print the command as JSON")
+    parser.add_argument("--out", metavar="DIR", help="compose/k8s: write the manifest into DIR instead of printing it")
     parser.set_defaults(func=run)
 
 
@@ -52,14 +56,21 @@ def run(args: argparse.Namespace) -> int:
     from planner.emit import LaunchOptions, emit_command
     from planner.estimate import EstimateRequest, run_estimate
 
+    manifests = args.target in MANIFEST_TARGETS
+    if manifests and args.json:
+        raise PlannerInputError(f"--json prints a launch command; `emit {args.target}` writes YAML (use --out DIR)")
+    if not manifests and args.out:
+        raise PlannerInputError(f"--out applies to `emit compose` and `emit k8s`, not `emit {args.target}`")
+    engine = "vllm" if manifests else args.target
+    head_address = _k8s_head_address() if args.target == "k8s" else args.head_address
     try:
         request = EstimateRequest(
             model=args.model, gpu=args.gpu, gpus=args.gpus, tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep,
             dp_attention=args.dp_attention, weights=args.weights, kv_dtype=args.kv_dtype,
             max_model_len=args.max_model_len, gpu_memory_utilization=args.gpu_memory_utilization,
-            input_len=args.input_len, output_len=args.output_len, engine=args.target,
+            input_len=args.input_len, output_len=args.output_len, engine=engine,
         )  # fmt: skip
-        options = LaunchOptions(host=args.host, port=args.port, head_address=args.head_address)
+        options = LaunchOptions(host=args.host, port=args.port, head_address=head_address)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"])
@@ -71,8 +82,12 @@ def run(args: argparse.Namespace) -> int:
     # A checkpoint named with --hf-model is taken to hold the --weights format already.
     checkpoint_dtype = report.deployment.weights_dtype if args.hf_model else None
     command = emit_command(
-        args.target, report.deployment, model_hf_id, args.model, checkpoint_dtype=checkpoint_dtype, options=options
+        engine, report.deployment, model_hf_id, args.model, checkpoint_dtype=checkpoint_dtype, options=options
     )
+    if manifests:
+        from planner.emit.manifests import write_manifest
+
+        return write_manifest(args.target, command, report, args.model, out_dir=args.out)
     if args.json:
         sys.stdout.write(command.model_dump_json(indent=2) + "\n")
         return 0
@@ -80,6 +95,12 @@ def run(args: argparse.Namespace) -> int:
     for note in command.notes:
         sys.stderr.write(f"# note: {note}\n")
     return 0
+
+
+def _k8s_head_address() -> str:
+    from planner.emit.k8s import HEAD_ADDRESS
+
+    return HEAD_ADDRESS
 
 
 def _hf_id(url: str, model: str) -> str:

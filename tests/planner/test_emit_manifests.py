@@ -78,7 +78,7 @@ def test_two_node_h100_plan_becomes_a_leader_worker_set_over_ray(tmp_path: Path,
     assert 'while ray.cluster_resources().get("GPU", 0) < 16:' in script
     assert script.splitlines()[-1].startswith("exec vllm serve deepseek-ai/DeepSeek-V3.2 --tensor-parallel-size 8 --pipeline-parallel-size 2")
     assert script.splitlines()[-1].endswith("--distributed-executor-backend ray")
-    assert worker["command"][2] == 'set -e\nexec ray start --address "${LWS_LEADER_ADDRESS}:6379" --block\n'
+    assert worker["command"][2] == 'exec ray start --address "${LWS_LEADER_ADDRESS}:6379" --block\n'
     assert leader["resources"]["limits"]["nvidia.com/gpu"] == worker["resources"]["limits"]["nvidia.com/gpu"] == 8
     assert "readinessProbe" in leader and "readinessProbe" not in worker
     assert docs["Service"]["spec"]["selector"]["role"] == "leader"
@@ -138,3 +138,12 @@ def test_names_and_cache_size_are_derived_from_the_model() -> None:
     assert server_name("deepseek-v3.2") == "vllm-deepseek-v3-2"
     assert cache_size_gib(685.4e9, "fp8") == 800  # 638.3 GiB x 1.25 = 797.9, up to 800
     assert cache_size_gib(685.4e9, "bf16") == 1600
+
+
+@pytest.mark.parametrize("path", list(CHECKED_IN))
+def test_the_command_in_a_manifests_header_rewrites_it_exactly(path: str, tmp_path: Path, capsys) -> None:
+    header = [line for line in (ROOT / path).read_text().splitlines() if line.startswith("#   planner emit ")]
+    assert len(header) == 1
+    argv = header[0].removeprefix("#   planner emit ").removesuffix(" --out DIR").split()
+    code, _, _ = _emit(argv, tmp_path, capsys)
+    assert code == 0 and (tmp_path / Path(path).name).read_text() == (ROOT / path).read_text()
