@@ -16,12 +16,12 @@ from backends.base import BackendOptions, UpstreamResponse, UpstreamStream
 from backends.errors import (
     BackendConfigError,
     UpstreamClientError,
-    UpstreamConnectError,
     UpstreamError,
     UpstreamRateLimitedError,
     UpstreamServerError,
-    UpstreamTimeoutError,
 )
+from backends.http11 import Http11Pool
+from backends.httpx_upstream import HttpxUpstream
 from backends.sse import SseNormaliser, normalised_events, rename_reasoning
 from backends.usage import parse_usage
 
@@ -34,48 +34,43 @@ _TEMPLATE_SWITCHES: tuple[str, ...] = ("thinking", "enable_thinking")
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
 
-def _retry_after_s(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after_s(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after")
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
 
 
-def _upstream_message(response: httpx.Response) -> str:
+def _upstream_message(status: int, content: bytes) -> str:
     try:
-        error = orjson.loads(response.content).get("error")
+        error = orjson.loads(content).get("error")
     except (orjson.JSONDecodeError, AttributeError):
         error = None
     if isinstance(error, dict) and error.get("message"):
         return str(error["message"])
     if isinstance(error, str):
         return error
-    return response.text[:200] or response.reason_phrase
+    return content[:200].decode("utf-8", "replace") or f"HTTP {status}"
 
 
-def status_error(response: httpx.Response, backend_name: str) -> UpstreamError:
+def status_error(status: int, headers: Mapping[str, str], content: bytes, backend_name: str) -> UpstreamError:
     """Classify an upstream's non-200 answer."""
-    status = response.status_code
-    message = f"backend {backend_name} answered {status}: {_upstream_message(response)}"
+    message = f"backend {backend_name} answered {status}: {_upstream_message(status, content)}"
     if status == 429:
-        return UpstreamRateLimitedError(message, upstream_status=status, retry_after_s=_retry_after_s(response))
+        return UpstreamRateLimitedError(message, upstream_status=status, retry_after_s=_retry_after_s(headers))
     if status >= 500 or status in (408, 409):
         return UpstreamServerError(message, upstream_status=status)
     return UpstreamClientError(message, status=status, upstream_status=status)
 
 
-def transport_error(exc: httpx.HTTPError, backend_name: str) -> UpstreamError:
-    """Classify an httpx failure (no usable answer from the upstream)."""
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return UpstreamConnectError(f"backend {backend_name} is unreachable: {type(exc).__name__}")
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeoutError(f"backend {backend_name} timed out: {type(exc).__name__}")
-    return UpstreamServerError(f"backend {backend_name} failed: {type(exc).__name__}: {exc}")
-
-
 class OpenAICompatBackend:
-    """A backend reached over OpenAI's HTTP API with one pooled, keep-alive `httpx.AsyncClient`."""
+    """A backend reached over OpenAI's HTTP API with one bounded pool of keep-alive connections.
+
+    Plain http:// upstreams (self-hosted vLLM, SGLang, LM Studio) go through `Http11Pool`, the
+    cheap path measured in `benchmarks/upstream_client.py`; https:// providers and an injected
+    httpx transport (tests) go through `HttpxUpstream`. Both answer the same two calls.
+    """
 
     type_name: ClassVar[str] = "openai"
     default_base_url: ClassVar[str | None] = "https://api.openai.com/v1"
@@ -92,22 +87,12 @@ class OpenAICompatBackend:
         headers = dict(_JSON_HEADERS)
         headers.update(self.auth_headers(options.api_key))
         headers.update(options.extra_headers)
-        t = options.timeouts
-        self._complete_timeout = httpx.Timeout(t.total_s, connect=t.connect_s)
-        self._stream_timeout = httpx.Timeout(t.first_token_s, connect=t.connect_s)
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=self._complete_timeout,
-            limits=httpx.Limits(
-                max_connections=options.max_connections,
-                max_keepalive_connections=options.max_connections,
-                keepalive_expiry=30.0,
-            ),
-            transport=transport,
-            follow_redirects=False,
-            trust_env=False,
-        )
+        pool = {"name": self.name, "max_connections": options.max_connections, "connect_timeout_s": options.timeouts.connect_s}
+        self._upstream: Http11Pool | HttpxUpstream
+        if transport is None and self.base_url.startswith("http://"):
+            self._upstream = Http11Pool(self.base_url, headers, **pool)
+        else:
+            self._upstream = HttpxUpstream(self.base_url, headers, transport=transport, **pool)
 
     # --- what subclasses change -------------------------------------------------------------
 
@@ -146,13 +131,10 @@ class OpenAICompatBackend:
         return body
 
     async def complete(self, body: dict[str, Any], path: str) -> UpstreamResponse:
-        try:
-            response = await self._client.post(path, content=orjson.dumps(body))
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.name) from exc
-        if response.status_code != 200:
-            raise status_error(response, self.name)
-        content = response.content
+        response = await self._upstream.request(path, orjson.dumps(body), timeout_s=self.timeouts.total_s)
+        content = response.body
+        if response.status != 200:
+            raise status_error(response.status, response.headers, content, self.name)
         try:
             parsed = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
@@ -172,21 +154,14 @@ class OpenAICompatBackend:
         return stream.attach(normalised_events(self._raw_stream(body, path), normaliser, total_s=self.timeouts.total_s))
 
     async def _raw_stream(self, body: dict[str, Any], path: str) -> AsyncIterator[bytes]:
-        request = self._client.build_request("POST", path, content=orjson.dumps(body), timeout=self._stream_timeout)
+        response = await self._upstream.stream(path, orjson.dumps(body), read_timeout_s=self.timeouts.first_token_s)
         try:
-            response = await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.name) from exc
-        try:
-            if response.status_code != 200:
-                await response.aread()
-                raise status_error(response, self.name)
-            async for chunk in response.aiter_bytes():
+            if response.status != 200:
+                raise status_error(response.status, response.headers, await response.read(), self.name)
+            async for chunk in response:
                 yield chunk
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.name) from exc
         finally:
             await response.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._upstream.aclose()

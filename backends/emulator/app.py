@@ -7,6 +7,7 @@ Requests beyond `max_concurrency` wait in a queue (visible on `/metrics`); timin
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 import os
@@ -33,6 +34,7 @@ __all__ = ["EmulatorConfig", "Emulator", "create_app", "EmulatedReset"]
 
 REQUEST_LOG_SIZE = 100
 _SSE_HEADERS = {"cache-control": "no-cache"}
+_CREDENTIAL_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 _ids = itertools.count(1)
 
 
@@ -85,6 +87,7 @@ class Emulator:
         self.cache = PrefixCache(self.profile.cache_block_tokens)
         self.faults = FaultPlan(config.fail_rate, config.fail_mode, config.slow_ms, config.seed)
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.requests_received = 0  # every inference request, faulted or not; never cleared
         # each provider answers differently to the same request, as different models would
         self._seed = config.seed ^ zlib.crc32(self.profile.name.encode())
 
@@ -107,6 +110,10 @@ class Emulator:
         if request.method == "DELETE":
             self.requests.clear()
         return _json({"requests": list(self.requests)})
+
+    async def stats(self, request: Request) -> Response:
+        """Counters that, unlike the request log, are never trimmed or cleared: {requests_received}."""
+        return _json({"requests_received": self.requests_received})
 
     async def configure(self, request: Request) -> Response:
         """Change faults or timing at run time: {fail_rate, fail_mode, slow_ms, ttft_ms, tpot_ms}."""
@@ -132,11 +139,14 @@ class Emulator:
         return await self._serve(request, chat=False)
 
     def _remember(self, request: Request, body: Any) -> None:
-        headers = {k: ("[redacted]" if k in ("authorization", "api-key", "x-api-key") else v) for k, v in request.headers.items()}
-        self.requests.append({"path": request.url.path, "headers": headers, "body": body})
+        headers = {k: ("[redacted]" if k in _CREDENTIAL_HEADERS else v) for k, v in request.headers.items()}
+        # a fingerprint, so a test can tell whose credential arrived without the log holding it
+        fingerprints = {k: hashlib.sha256(v.encode()).hexdigest()[:16] for k, v in request.headers.items() if k in _CREDENTIAL_HEADERS}
+        self.requests.append({"path": request.url.path, "headers": headers, "credential_sha256": fingerprints, "body": body})
 
     async def _serve(self, request: Request, *, chat: bool) -> Response:
         arrived = time.perf_counter()
+        self.requests_received += 1
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
@@ -184,6 +194,9 @@ class Emulator:
     async def _fault_response(self, request: Request, fault: str, stream: bool) -> Response | None:
         if fault == "500":
             return _error(500, "Internal server error (emulated fault).", "server_error")
+        if fault == "401":
+            token = request.headers.get("authorization", "").partition(" ")[2]
+            return _error(401, f"Incorrect API key provided: {token} (emulated fault).", "invalid_request_error")
         if fault == "429":
             return _error(429, "Rate limit reached (emulated fault).", "rate_limit_error", {"retry-after": "1"})
         if fault == "timeout":
@@ -311,6 +324,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
         Route("/v1/completions", emulator.completions, methods=["POST"]),
         Route("/_emulator/requests", emulator.recent_requests, methods=["GET", "DELETE"]),
         Route("/_emulator/config", emulator.configure, methods=["GET", "POST"]),
+        Route("/_emulator/stats", emulator.stats),
     ]
     app = Starlette(routes=routes)
     app.state.emulator = emulator

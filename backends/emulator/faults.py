@@ -9,8 +9,9 @@ __all__ = ["FAULT_MODES", "FaultPlan"]
 
 # 500: HTTP 500 · 429: HTTP 429 with Retry-After · timeout: never answers · reset: headers, then the
 # connection drops · midstream: some tokens, then the connection drops · slow: every token delayed
-# · malformed: a body / SSE event that is not JSON · error-body: HTTP 200 carrying an error object.
-FAULT_MODES: tuple[str, ...] = ("500", "429", "timeout", "reset", "midstream", "slow", "malformed", "error-body")
+# · malformed: a body / SSE event that is not JSON · error-body: HTTP 200 carrying an error object
+# · 401: HTTP 401 whose message echoes the bearer token it got, as careless providers do.
+FAULT_MODES: tuple[str, ...] = ("500", "429", "timeout", "reset", "midstream", "slow", "malformed", "error-body", "401")
 
 
 @dataclass(slots=True)

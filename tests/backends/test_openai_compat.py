@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import orjson
 import pytest
+from scripted_upstream import ScriptedUpstream, always
 
 from backends.base import BackendTimeouts
 from backends.errors import (
@@ -14,6 +15,8 @@ from backends.errors import (
     UpstreamRateLimitedError,
     UpstreamServerError,
 )
+from backends.http11 import Http11Pool
+from backends.httpx_upstream import HttpxUpstream
 from backends.registry import create_backend
 from backends.usage import Usage
 
@@ -170,3 +173,33 @@ async def test_complete_passes_untouched_bytes_when_nothing_needs_rewriting():
 async def test_complete_rejects_malformed_and_error_bodies(content):
     with pytest.raises(UpstreamServerError):
         await _backend(lambda request: httpx.Response(200, content=content)).complete({}, "/chat/completions")
+
+
+async def test_a_plain_http_backend_maps_a_429_from_a_real_socket_with_its_retry_after():
+    error = b'{"error": {"message": "slow down"}}'
+    answer = b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 3\r\ncontent-length: " + str(len(error)).encode() + b"\r\n\r\n" + error
+    async with ScriptedUpstream(always(answer)) as upstream:
+        backend = create_backend("b", "vllm", model="m", base_url=upstream.base_url, timeouts=BackendTimeouts(connect_s=1, first_token_s=1, total_s=5))
+        assert isinstance(backend._upstream, Http11Pool)  # http:// takes the fast path
+        with pytest.raises(UpstreamRateLimitedError) as caught:
+            await backend.complete({"messages": []}, "/chat/completions")
+        await backend.aclose()
+    assert caught.value.retry_after_s == 3.0 and caught.value.message == "backend b answered 429: slow down"
+
+
+async def test_a_plain_http_backend_streams_normalised_events_from_a_real_socket():
+    events = ROLE + _chunk({"reasoning": "hmm"}) + _chunk({"content": "hi"}) + _chunk(finish="stop") + DONE
+    answer = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    answer += f"{len(events):x}\r\n".encode() + events + b"\r\n0\r\n\r\n"
+    async with ScriptedUpstream(always(answer)) as upstream:
+        backend = create_backend("b", "vllm", model="m", base_url=upstream.base_url, api_key="sk-up")
+        text = await _collect(backend.stream({"messages": []}, "/chat/completions", client_wants_usage=False))
+        await backend.aclose()
+    assert b'"reasoning_content":"hmm"' in text and text.endswith(DONE)
+    assert b"\r\nauthorization: Bearer sk-up\r\n" in upstream.requests[0]
+
+
+def test_https_backends_and_injected_transports_use_httpx():
+    managed = create_backend("n", "novita", model="m", api_key="k")
+    injected = create_backend("v", "vllm", model="m", base_url="http://upstream.test/v1", transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    assert isinstance(managed._upstream, HttpxUpstream) and isinstance(injected._upstream, HttpxUpstream)
