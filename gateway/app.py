@@ -12,13 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from gateway.api import admin, chat, completions, explain, health, models
+from gateway.api import admin, chat, completions, explain, health, models, prometheus
 from gateway.api.schemas import SCHEMA_COMPONENTS
 from gateway.dispatch import Dispatcher
 from gateway.errors import GatewayError, InternalError, InvalidRequestError, MethodNotAllowedError, NotFoundError, error_body
 from gateway.live.jobs import register_live_jobs
 from gateway.runtime import GatewayRuntime
-from gateway.scheduler import ClusterScheduler
+from gateway.services import GatewayServices
 from gateway.settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -66,27 +66,33 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(settings: GatewaySettings, runtime: GatewayRuntime) -> FastAPI:
-    """The gateway app serving `runtime`'s policy."""
+def create_app(settings: GatewaySettings, runtime: GatewayRuntime, services: GatewayServices | None = None) -> FastAPI:
+    """The gateway app serving `runtime`'s policy, with `services` (built from `settings` when not given)
+    for keys, limits, the usage ledger, metrics and the scheduler."""
+    services = services or GatewayServices.create(settings)
+    services.attach(runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        scheduler = app.state.scheduler = ClusterScheduler()  # the live jobs run on every replica
-        app.state.live = register_live_jobs(scheduler, runtime, settings)
+        scheduler = app.state.scheduler = services.scheduler
+        services.start()
+        app.state.live = register_live_jobs(scheduler, runtime, settings)  # these run on every replica
         scheduler.start()
         try:
             yield
         finally:
             scheduler.shutdown()
             await app.state.live.aclose()
+            await services.aclose()  # records flushed (and drained) before the process exits
             await runtime.aclose()
 
     app = FastAPI(title="Switchyard gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = runtime
-    app.state.dispatcher = Dispatcher(runtime)
+    app.state.services = services
+    app.state.dispatcher = Dispatcher(runtime, durable=services.ledger.commit)
     app.state.live = None  # the live jobs, once the lifespan has started them
-    for module in (chat, completions, models, explain, health, admin):
+    for module in (chat, completions, models, explain, health, admin, prometheus):
         app.include_router(module.router)
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -4,6 +4,13 @@ The only caller of a backend. Fallback happens on the policy's `fallback.on` kin
 `fallback.max_attempts`, and only while nothing has reached the client: a stream is committed
 to a backend when its first content arrives; a later failure ends the stream with an SSE
 `error` event in OpenAI's error shape and no `[DONE]`.
+
+Every attempt is published to the runtime's `OutcomeHub` (usage ledger, live state, limits,
+metrics). Before the client's last bytes (a non-streamed body, a stream's `data: [DONE]`, or
+an error) the dispatcher awaits `durable`, the ledger's group commit, so a response the client
+saw complete has its records stored even if the gateway is killed right after. TTFT is reported
+only for streams, where the first token is seen; a non-streamed answer's total time is its
+latency, never its TTFT.
 """
 
 from __future__ import annotations
@@ -18,13 +25,14 @@ import anyio
 
 from backends.base import Backend, UpstreamStream
 from backends.errors import UpstreamError
+from backends.sse import DONE_EVENT
 from backends.usage import Usage
-from gateway.errors import UpstreamFailedError, error_body
+from gateway.errors import GatewayError, UpstreamFailedError, error_body
 from gateway.outcomes import AttemptOutcome
 from gateway.runtime import BackendEntry, GatewayRuntime
 from policies.decision import Decision
 
-__all__ = ["DispatchRequest", "CompletedCall", "OpenedStream", "Dispatcher"]
+__all__ = ["DispatchRequest", "CompletedCall", "OpenedStream", "Dispatcher", "Durable"]
 
 log = logging.getLogger("switchyard.dispatch")
 
@@ -64,6 +72,11 @@ class OpenedStream:
 
 
 T = TypeVar("T")
+Durable = Callable[[], Awaitable[object]]  # returns once every attempt reported so far is stored
+
+
+async def _nothing_to_store() -> None:
+    return None
 
 
 @dataclass(slots=True)
@@ -77,6 +90,7 @@ class _Success(Generic[T]):
     wall: float
     done: float
     overhead_ms: float
+    tried: tuple[str, ...]
 
 
 def _cost_usd(entry: BackendEntry, usage: Usage | None) -> float | None:
@@ -88,8 +102,9 @@ def _cost_usd(entry: BackendEntry, usage: Usage | None) -> float | None:
 class Dispatcher:
     """Tries backends for requests according to the runtime's policy."""
 
-    def __init__(self, runtime: GatewayRuntime) -> None:
+    def __init__(self, runtime: GatewayRuntime, *, durable: Durable | None = None) -> None:
         self.runtime = runtime
+        self.durable = durable or _nothing_to_store
 
     def _chain(self, request: DispatchRequest) -> list[BackendEntry]:
         backends = self.runtime.backends
@@ -97,7 +112,7 @@ class Dispatcher:
 
     def _report(
         self, request: DispatchRequest, attempt: int, entry: BackendEntry, *, began: float, wall: float,
-        ok: bool, status: int, error_kind: str | None, ttft_s: float | None, usage: Usage | None,
+        ok: bool, status: int, error_kind: str | None, ttft_s: float | None, usage: Usage | None, tried: tuple[str, ...],
     ) -> float | None:
         now = time.perf_counter()
         cost = _cost_usd(entry, usage)
@@ -107,7 +122,7 @@ class Dispatcher:
                 route=request.decision.route, upstream_model=entry.backend.model, streamed=request.stream,
                 ok=ok, status=status, error_kind=error_kind, latency_ms=(now - began) * 1000,
                 ttft_ms=None if ttft_s is None else (ttft_s - began) * 1000, usage=usage, cost_usd=cost,
-                started_at=wall, key_name=request.key_name, input_chars=request.input_chars,
+                started_at=wall, key_name=request.key_name, input_chars=request.input_chars, tried=tried,
             )
         )
         return cost
@@ -137,38 +152,51 @@ class Dispatcher:
         upstream_s = 0.0
         last: UpstreamError | None = None
         state = self.runtime.state
+        tried: tuple[str, ...] = ()
         for attempt, entry in enumerate(self._chain(request), start=1):
             backend = entry.backend
             body = backend.build_body(request.body, thinking=request.decision.thinking, stream=request.stream)
             if not state.admit(backend.name, request.request_id):
                 continue
             state.attempt_started(backend.name)
+            tried += (backend.name,)
             wall, began = time.time(), time.perf_counter()
             try:
                 result = await call(backend, body)
             except UpstreamError as exc:
                 upstream_s += time.perf_counter() - began
                 self._report(request, attempt, entry, began=began, wall=wall, ok=False, status=exc.upstream_status or exc.status,
-                             error_kind=exc.kind, ttft_s=None, usage=None)
+                             error_kind=exc.kind, ttft_s=None, usage=None, tried=tried)
                 last = exc
                 if self._falls_back(exc):
                     continue
                 break
             except BaseException:
                 self._report(request, attempt, entry, began=began, wall=wall, ok=False, status=499,
-                             error_kind="client_disconnected", ttft_s=None, usage=None)
+                             error_kind="client_disconnected", ttft_s=None, usage=None, tried=tried)
                 raise
             done = time.perf_counter()
             overhead_ms = ((done - request.started) - (upstream_s + done - began)) * 1000
-            return _Success(attempt, entry, result, began, wall, done, overhead_ms)
+            return _Success(attempt, entry, result, began, wall, done, overhead_ms, tried)
         raise self._give_up(last, request)
+
+    async def _first_success_stored(
+        self, request: DispatchRequest, call: Callable[[Backend, dict[str, Any]], Awaitable[T]]
+    ) -> _Success[T]:
+        """`_first_success`, and when every backend failed, the failed attempts stored before the error goes out."""
+        try:
+            return await self._first_success(request, call)
+        except GatewayError:
+            await self.durable()
+            raise
 
     async def complete(self, request: DispatchRequest) -> CompletedCall:
         """Non-streaming: the first backend that answers wins."""
-        won = await self._first_success(request, lambda backend, body: backend.complete(body, request.path))
+        won = await self._first_success_stored(request, lambda backend, body: backend.complete(body, request.path))
         response = won.result
         cost = self._report(request, won.attempt, won.entry, began=won.began, wall=won.wall, ok=True, status=response.status,
-                            error_kind=None, ttft_s=won.done, usage=response.usage)
+                            error_kind=None, ttft_s=None, usage=response.usage, tried=won.tried)
+        await self.durable()
         return CompletedCall(content=response.content, backend=won.entry.backend.name, cost_usd=cost, overhead_ms=won.overhead_ms)
 
     async def open_stream(self, request: DispatchRequest) -> OpenedStream:
@@ -183,28 +211,44 @@ class Dispatcher:
                     await stream.aclose()
                 raise
 
-        won = await self._first_success(request, first_content)
+        won = await self._first_success_stored(request, first_content)
         stream, first = won.result
-        events = self._relay(request, won.attempt, won.entry, stream, first, began=won.began, wall=won.wall, first_at=won.done)
+        events = self._relay(request, won, stream, first)
         return OpenedStream(events=events, backend=won.entry.backend.name, overhead_ms=won.overhead_ms)
 
-    async def _relay(
-        self, request: DispatchRequest, attempt: int, entry: BackendEntry, stream: UpstreamStream, first: bytes,
-        *, began: float, wall: float, first_at: float,
-    ) -> AsyncIterator[bytes]:
-        ok, status, kind = False, 200, "client_disconnected"
+    async def _relay(self, request: DispatchRequest, won: _Success[Any], stream: UpstreamStream, first: bytes) -> AsyncIterator[bytes]:
+        """Relay the committed stream; its record is stored before `data: [DONE]` (or the error event) goes out."""
+
+        def report(ok: bool, status: int, kind: str | None) -> None:
+            self._report(request, won.attempt, won.entry, began=won.began, wall=won.wall, ok=ok, status=status,
+                         error_kind=kind, ttft_s=won.done, usage=stream.usage, tried=won.tried)
+
+        done_event = b""
         try:
-            yield first
-            async for chunk in stream:
-                yield chunk
-            ok, kind = True, None
+            chunk = first
+            while True:
+                if chunk.endswith(DONE_EVENT):
+                    chunk, done_event = chunk[: -len(DONE_EVENT)], DONE_EVENT
+                if chunk:
+                    yield chunk
+                try:
+                    chunk = await stream.__anext__()
+                except StopAsyncIteration:
+                    break
         except UpstreamError as exc:
-            status, kind = exc.upstream_status or exc.status, exc.kind
-            log.warning("request %s: backend %s failed mid-stream: %s", request.request_id, entry.backend.name, exc.message)
-            message = f"backend {entry.backend.name} failed mid-stream: {exc.message}"
+            report(False, exc.upstream_status or exc.status, exc.kind)
+            log.warning("request %s: backend %s failed mid-stream: %s", request.request_id, won.entry.backend.name, exc.message)
+            await self.durable()
+            message = f"backend {won.entry.backend.name} failed mid-stream: {exc.message}"
             yield b"event: error\ndata: " + error_body(message, "upstream_error", None, "midstream") + b"\n\n"
+            return
+        except BaseException:  # the client went away (GeneratorExit, cancellation)
+            report(False, 200, "client_disconnected")
+            raise
         finally:
-            self._report(request, attempt, entry, began=began, wall=wall, ok=ok, status=status, error_kind=kind,
-                         ttft_s=first_at, usage=stream.usage)
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
+        report(True, 200, None)
+        await self.durable()
+        if done_event:
+            yield done_event

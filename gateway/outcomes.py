@@ -28,12 +28,13 @@ class AttemptOutcome:
     status: int  # upstream HTTP status, or the status the client got for a failure without one
     error_kind: str | None  # UpstreamError.kind, "client_disconnected", or None when ok
     latency_ms: float
-    ttft_ms: float | None
+    ttft_ms: float | None  # observed on streams only; a non-streamed answer's first token is not seen
     usage: Usage | None
     cost_usd: float | None
     started_at: float  # unix seconds
     key_name: str | None = None
     input_chars: int = 0  # prompt characters of the client's request (RequestFeatures.input_chars)
+    tried: tuple[str, ...] = ()  # backends attempted for this request so far, this one last (the fallback chain)
 
     @property
     def output_tokens(self) -> int:

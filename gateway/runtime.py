@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class GatewayRuntime:
         self.hub.subscribe(learn_prompt_tokens)
         self._retired: list[Backend] = []
         self.backends: dict[str, BackendEntry] = {}
+        self.policy_listeners: list[Callable[[Policy], None]] = []  # told of every policy applied after start
         self.apply_policy(policy)
 
     def apply_policy(self, policy: Policy) -> None:
@@ -86,6 +88,8 @@ class GatewayRuntime:
         self.backends = entries
         self.state.configure_circuits(policy.fallback.circuit_breaker)
         self.loaded_at = time.time()
+        for listener in self.policy_listeners:
+            listener(policy)
 
     async def aclose(self) -> None:
         for backend in [*self._retired, *(e.backend for e in self.backends.values())]:

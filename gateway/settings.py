@@ -22,7 +22,20 @@ class GatewaySettings(BaseSettings):
     config: Path | None = Field(None, description="Policy file to serve.")
     demo: bool = Field(False, description="Start emulated backends and serve policies/demo.yaml.")
     redis_url: str | None = Field(None, validation_alias=AliasChoices("SWITCHYARD_REDIS_URL", "REDIS_URL"))
+    redis_prefix: str = Field("switchyard:", min_length=1, description="Prefix of every Redis key this cluster uses.")
+    replica_id: str | None = Field(None, description="This replica's name in Redis (default HOSTNAME:PORT, stable across "
+                                                     "restarts, so a restarted replica drains its own unfinished ledger batch).")
     admin_key: SecretStr | None = None
+    keys_file: Path | None = Field(None, description="Keys made by `gateway keys create` without Redis "
+                                                    "(default: the data directory's keys.json).")
+    keys_refresh_s: float = Field(5.0, gt=0, description="How often created keys are re-read from the key file or Redis.")
+    ledger_path: Path | None = Field(None, description="Usage ledger SQLite file (default: the data directory's ledger.sqlite3).")
+    ledger_flush_interval_s: float = Field(0.2, gt=0, description="Longest a usage record waits in memory.")
+    ledger_drain_interval_s: float = Field(1.0, gt=0, description="With Redis: how often the ledger stream is drained "
+                                                                 "into SQLite (once per cluster).")
+    ledger_claim_idle_s: float = Field(30.0, ge=0, description="With Redis: stream entries a drainer took and did not "
+                                                              "store for this long are taken over by another.")
+    state_sync_interval_s: float = Field(0.1, gt=0, description="With Redis: how often shared backend state is exchanged.")
     max_body_bytes: int = Field(8 * MIB, ge=1024)
     max_messages: int = Field(10_000, ge=1)
     max_header_bytes: int = Field(64 * 1024, ge=1024)

@@ -101,7 +101,11 @@ class ServerLauncher:
 
     def _launch(self, name: str, args: list[str], port: int, health_path: str, env: dict[str, str] | None) -> ServerProcess:
         log_path = self.directory / f"{name}-{port}.log"
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        own_files = {  # a gateway's ledger and key file stay in the test's directory, never the user's
+            "SWITCHYARD_LEDGER_PATH": str(self.directory / f"ledger-{port}.sqlite3"),
+            "SWITCHYARD_KEYS_FILE": str(self.directory / f"keys-{port}.json"),
+        }
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **own_files, **(env or {})}
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "gateway.cli", *args], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT

@@ -1,25 +1,33 @@
-"""`GET /admin/status`: the policy in force, its last reload error, and each backend's live state.
+"""`GET /admin/status` (the policy in force, its last reload error, each backend's live state),
+`GET /admin/usage` (usage ledger records) and `GET /admin/spend` (the ledger summed, with savings).
 
-Everything under /admin is in this one router so an auth dependency can guard it in one place.
-No secret is ever returned: backends are shown by name, type and model, never by key or URL.
+Everything under /admin is in this one router, guarded by the admin key in one place.
+No secret is ever returned: backends are shown by name, type and model, never by key or URL;
+keys by name only.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 
+from gateway.api.auth import require_admin_key
+from gateway.ledger.record import UsageRecord
+from gateway.ledger.spend import SpendBy, SpendReport, spend_report
+from gateway.services import GatewayServices
 from gateway.live.jobs import LiveJobs
 from gateway.live.observed import ObservedBackend
 from gateway.runtime import GatewayRuntime
 from policies.state import UNKNOWN_STATE
 
-__all__ = ["router", "AdminStatus"]
+__all__ = ["router", "AdminStatus", "UsageList"]
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin_key)])
+MAX_USAGE_RECORDS = 10_000
 
 
 def _utc(unix_s: float | None) -> datetime | None:
@@ -114,3 +122,45 @@ async def admin_status(request: Request) -> AdminStatus:
             scrape_error=seen.scrape_error,
         )
     return AdminStatus(policy=policy, backends=backends)
+
+
+class UsageList(_Report):
+    """`GET /admin/usage`: ledger records in start-time order."""
+
+    records: list[UsageRecord]
+    ledger: str  # the ledger file read
+
+
+def _unix_s(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+@router.get("/usage", response_model=UsageList)
+async def admin_usage(
+    request: Request,
+    since: datetime | None = Query(None, description="First start time to include (ISO 8601 or unix seconds)."),
+    until: datetime | None = Query(None, description="First start time to leave out."),
+    key: str | None = Query(None, description="Only this key's records (by name)."),
+    limit: int = Query(1000, ge=1, le=MAX_USAGE_RECORDS, description="At most this many records."),
+) -> UsageList:
+    """One record per upstream attempt: tokens, cost, latency, status, fallback chain. With Redis,
+    records still in the stream appear once drained (about a second)."""
+    services: GatewayServices = request.app.state.services
+    records = await asyncio.to_thread(services.ledger.ledger.records, since_s=_unix_s(since), until_s=_unix_s(until),
+                                      key_name=key, limit=limit)
+    return UsageList(records=records, ledger=str(services.ledger_file))
+
+
+@router.get("/spend", response_model=SpendReport)
+async def admin_spend(
+    request: Request,
+    by: SpendBy = Query("backend", description="Group by day, backend, key or route."),
+    since: datetime | None = Query(None, description="First start time to include (ISO 8601 or unix seconds)."),
+    until: datetime | None = Query(None, description="First start time to leave out."),
+) -> SpendReport:
+    """Tokens and dollars per group, adding up exactly to the records, with the savings against the
+    cheapest managed provider for the same tokens (the JSON of `gateway spend --json`)."""
+    services: GatewayServices = request.app.state.services
+    return await asyncio.to_thread(spend_report, services.ledger.ledger, by, since_s=_unix_s(since), until_s=_unix_s(until))

@@ -10,11 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from gateway.errors import HeadersTooLargeError, InvalidRequestError, PayloadTooLargeError
+from gateway.errors import GatewayError, HeadersTooLargeError, InvalidRequestError, PayloadTooLargeError
 
-__all__ = ["read_json_body", "check_chat_body", "check_completions_body"]
+__all__ = ["read_json_body", "check_chat_body", "check_completions_body", "ClientClosedRequestError"]
+
+
+class ClientClosedRequestError(GatewayError):
+    """The client went away before its body arrived (nginx's 499); nobody is left to read the answer."""
+
+    status = 499
+    type = "invalid_request_error"
+    code = "client_closed_request"
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -28,11 +36,14 @@ async def read_json_body(request: Request, *, max_body_bytes: int, max_header_by
         raise PayloadTooLargeError(f"request body of {declared} bytes exceeds the limit of {max_body_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body_bytes:
-            raise PayloadTooLargeError(f"request body exceeds the limit of {max_body_bytes} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body_bytes:
+                raise PayloadTooLargeError(f"request body exceeds the limit of {max_body_bytes} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # also what a read deadline (gateway.server_limits) looks like from here
+        raise ClientClosedRequestError("the client closed the connection before its request body arrived") from None
     raw = b"".join(chunks)
     if not raw.strip():
         raise InvalidRequestError("the request body is empty; expected a JSON object")

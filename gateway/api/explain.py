@@ -10,6 +10,7 @@ from gateway.api.body import check_chat_body, read_json_body
 from gateway.api.schemas import ChatCompletionRequest, openapi_body
 from gateway.api.routing import route_request
 from gateway.runtime import GatewayRuntime
+from gateway.services import GatewayServices
 from gateway.settings import GatewaySettings
 from policies.decision import DecisionReport
 
@@ -33,7 +34,10 @@ async def explain_route(request: Request) -> DecisionReport:
     The same JSON as `gateway explain`. No backend is called."""
     settings: GatewaySettings = request.app.state.settings
     runtime: GatewayRuntime = request.app.state.runtime
+    services: GatewayServices = request.app.state.services
+    key = services.authenticate(request.headers.get("authorization"))
     body = await read_json_body(request, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes)
     check_chat_body(body, max_messages=settings.max_messages)
-    _, decision = route_request(runtime, body, request.headers, _rng)
+    _, decision = route_request(runtime, body, request.headers, _rng, key_tags=key.tags if key else frozenset(),
+                                budget_remaining_usd=services.budget_remaining_usd(key))
     return DecisionReport.from_decision(decision)

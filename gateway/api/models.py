@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from gateway.api.auth import require_client_key
 from gateway.errors import NotFoundError
 
 __all__ = ["router", "ModelCard", "ModelList"]
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(require_client_key)])
 CREATED = 1_700_000_000  # policies carry no creation time; a fixed value keeps answers stable
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -18,6 +18,7 @@ from gateway.api.routing import route_request
 from gateway.dispatch import Dispatcher, DispatchRequest
 from gateway.errors import GatewayError
 from gateway.runtime import GatewayRuntime
+from gateway.services import GatewayServices
 from gateway.settings import GatewaySettings
 
 __all__ = ["serve_completion", "RelayResponse", "new_request_id"]
@@ -30,7 +31,12 @@ def new_request_id() -> str:
 
 
 class RelayResponse(StreamingResponse):
-    """A streaming response that always closes its source, so a client disconnect closes the upstream."""
+    """A streaming response that always closes its source, so a client disconnect closes the upstream,
+    and then calls `on_close` (even when the source never started)."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, on_close: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.on_close = on_close
 
     async def stream_response(self, send: Send) -> None:
         try:
@@ -38,6 +44,7 @@ class RelayResponse(StreamingResponse):
         finally:
             with anyio.CancelScope(shield=True):
                 await self.body_iterator.aclose()  # type: ignore[attr-defined]
+            self.on_close()
 
 
 async def serve_completion(request: Request, *, path: str, check: Callable[[dict[str, Any]], None]) -> Response:
@@ -46,31 +53,46 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
     state = request.app.state
     settings: GatewaySettings = state.settings
     runtime: GatewayRuntime = state.runtime
+    services: GatewayServices = state.services
     dispatcher: Dispatcher = state.dispatcher
     request_id = new_request_id()
     headers = {"x-switchyard-request-id": request_id}
+    admitted = False
     try:
+        key = services.authenticate(request.headers.get("authorization"))
         body = await read_json_body(request, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes)
         check(body)
-        features, decision = route_request(runtime, body, request.headers, _rng)
+        features, decision = route_request(
+            runtime, body, request.headers, _rng, key_tags=key.tags if key else frozenset(),
+            budget_remaining_usd=services.budget_remaining_usd(key),
+        )
         headers["x-switchyard-route"] = decision.route or ""
+        await services.admit(key, request_id, decision, features, runtime.max_attempts)
+        admitted = True
         options = body.get("stream_options")
         dispatch_request = DispatchRequest(
             request_id=request_id, path=path, body=body, decision=decision, started=started,
             stream=body.get("stream") is True,
             client_wants_usage=isinstance(options, dict) and options.get("include_usage") is True,
-            input_chars=features.input_chars,
+            key_name=key.name if key else None, input_chars=features.input_chars,
         )
         if dispatch_request.stream:
             opened = await dispatcher.open_stream(dispatch_request)
+            services.metrics.observe_overhead(decision.route, opened.overhead_ms)
             headers["x-switchyard-backend"] = opened.backend
             headers["x-switchyard-overhead-ms"] = f"{opened.overhead_ms:.3f}"
             headers["cache-control"] = "no-cache"
-            return RelayResponse(opened.events, media_type="text/event-stream", headers=headers)
+            admitted = False  # settled when the stream ends
+            return RelayResponse(opened.events, on_close=lambda: services.settle(request_id),
+                                 media_type="text/event-stream", headers=headers)
         call = await dispatcher.complete(dispatch_request)
     except GatewayError as exc:
         exc.headers = {**headers, **exc.headers}
         raise
+    finally:
+        if admitted:
+            services.settle(request_id)
+    services.metrics.observe_overhead(decision.route, call.overhead_ms)
     headers["x-switchyard-backend"] = call.backend
     headers["x-switchyard-overhead-ms"] = f"{call.overhead_ms:.3f}"
     headers["x-switchyard-cost-usd"] = "unknown" if call.cost_usd is None else f"{call.cost_usd:.8f}"

@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from redis.asyncio import Redis
 
 from gateway.auth.keys import KeyRing, StoredKey, policy_key
+from gateway.data_dir import data_dir
 from policies.schema import Policy
 
-__all__ = ["DEFAULT_KEYS_FILE", "KEYS_FILE_ENV", "FileKeyStore", "KeyStoreError", "RedisKeyStore", "keys_file_path", "load_key_ring"]
+__all__ = ["KEYS_FILE_NAME", "KEYS_FILE_ENV", "FileKeyStore", "KeyStoreError", "RedisKeyStore", "keys_file_path", "load_key_ring"]
 
-DEFAULT_KEYS_FILE = "switchyard-keys.json"
+KEYS_FILE_NAME = "keys.json"
 KEYS_FILE_ENV = "SWITCHYARD_KEYS_FILE"
 
 
@@ -27,9 +28,9 @@ class KeyStoreError(Exception):
     """The key store cannot be read or written, or the name is taken."""
 
 
-def keys_file_path(explicit: str | None = None) -> Path:
-    """`explicit`, else $SWITCHYARD_KEYS_FILE, else ./switchyard-keys.json."""
-    return Path(explicit or os.environ.get(KEYS_FILE_ENV) or DEFAULT_KEYS_FILE)
+def keys_file_path(explicit: str | Path | None = None) -> Path:
+    """`explicit`, else $SWITCHYARD_KEYS_FILE, else the data directory's keys.json."""
+    return Path(explicit or os.environ.get(KEYS_FILE_ENV) or data_dir() / KEYS_FILE_NAME)
 
 
 class _KeysFile(BaseModel):

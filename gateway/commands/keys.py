@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action.add_argument("--redis-url", default=None, help="store in Redis (env SWITCHYARD_REDIS_URL or REDIS_URL)")
         action.add_argument("--redis-prefix", default=None, help="Redis key prefix (env SWITCHYARD_REDIS_PREFIX, default switchyard:)")
         action.add_argument("--keys-file", default=None, help="without Redis: key file (env SWITCHYARD_KEYS_FILE, "
-                                                               "default ./switchyard-keys.json)")
+                                                               "default ~/.local/share/switchyard/keys.json)")
     create = actions.choices["create"]
     create.add_argument("--name", required=True, help="what logs, metrics and the ledger call this key")
     create.add_argument("--tags", default="", help="comma-separated tags routes can test (when.key_tags)")

@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=None, help="listen port (default 8080)")
     p.add_argument("--redis-url", default=None, help="shared state (env SWITCHYARD_REDIS_URL or REDIS_URL)")
     p.add_argument("--admin-key", default=None, help="guards /admin/* (prefer env SWITCHYARD_ADMIN_KEY)")
+    p.add_argument("--ledger", default=None, help="usage ledger SQLite file (env SWITCHYARD_LEDGER_PATH, "
+                                                  "default ~/.local/share/switchyard/ledger.sqlite3)")
     p.add_argument("--max-body-bytes", type=int, default=None, help="request body limit (default 8 MiB)")
     p.add_argument("--log-level", default=None, choices=("critical", "error", "warning", "info", "debug"))
     p.set_defaults(func=run)
@@ -35,6 +37,7 @@ def _settings(args: argparse.Namespace) -> Any:
     flags = {
         "config": args.config, "demo": args.demo, "host": args.host, "port": args.port, "redis_url": args.redis_url,
         "admin_key": args.admin_key, "max_body_bytes": args.max_body_bytes, "log_level": args.log_level,
+        "ledger_path": args.ledger,
     }
     try:
         return GatewaySettings(**{k: v for k, v in flags.items() if v is not None})
@@ -56,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from gateway.app import create_app
     from gateway.demo import DEMO_POLICY_PATH, DemoBackends
     from gateway.runtime import GatewayRuntime
+    from gateway.services import GatewayServices, StartupError
     from policies.errors import PolicyError
     from policies.loader import load_policy
 
@@ -71,13 +75,17 @@ def run(args: argparse.Namespace) -> int:
             demo = DemoBackends(policy)
             demo.start()
             policy = load_policy(path)  # again, now that the emulators' URLs are exported
-        runtime = GatewayRuntime(policy, source=str(path), policy_path=Path(path))
+        services = GatewayServices.create(settings)
+        runtime = GatewayRuntime(policy, source=str(path), policy_path=Path(path), state=services.state)
+        auth_notice = services.load_keys(policy)
+    except StartupError as exc:
+        raise CliError(str(exc)) from None
     except PolicyError as exc:
         raise CliError(str(exc)) from None
     except BackendConfigError as exc:
         raise CliError(f"{path}: {exc}") from None
 
-    app = create_app(settings, runtime)
+    app = create_app(settings, runtime, services)
     if demo is not None:
         from gateway.api import demo as demo_api
 
@@ -87,14 +95,24 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.write(
         f"switchyard gateway: http://{settings.host}:{settings.port}/v1 serving {path}\n"
         f"  backends: {listing}\n"
+        f"  {auth_notice}\n"
+        f"  usage ledger: {services.ledger_file}{' (via the Redis stream)' if settings.redis_url else ''}\n"
     )
     if demo is not None:
         sys.stderr.write(f"  demo: stop a backend with: curl -X POST http://{settings.host}:{settings.port}/demo/backends/local-v32/stop\n")
     sys.stderr.flush()
+    from gateway.server_limits import bounded_httptools_protocol, exit_zero_after_sigterm, load_server_limits
+
+    limits = load_server_limits()
+    protocol = bounded_httptools_protocol(
+        max_header_bytes=settings.max_header_bytes, request_read_timeout_s=limits.request_read_timeout_s
+    )
+    exit_zero_after_sigterm()
     try:
         uvicorn.run(
-            app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+            app, host=settings.host, port=settings.port, loop="uvloop", http=protocol,
             log_level=settings.log_level, access_log=False, timeout_keep_alive=int(settings.timeout_keep_alive_s),
+            timeout_graceful_shutdown=limits.shutdown_grace_s,
         )
     finally:
         if demo is not None:

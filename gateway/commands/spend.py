@@ -26,7 +26,7 @@ _COLUMNS = (
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("spend", help="tokens and dollars from the usage ledger")
     p.add_argument("--by", choices=GROUPS, default="backend", help="group by (default backend)")
-    p.add_argument("--db", default=None, help="ledger file (env SWITCHYARD_LEDGER_PATH, default ./switchyard-ledger.sqlite3)")
+    p.add_argument("--db", default=None, help="ledger file (env SWITCHYARD_LEDGER_PATH, default ~/.local/share/switchyard/ledger.sqlite3)")
     p.add_argument("--since", default=None, help="first day to include, YYYY-MM-DD (UTC)")
     p.add_argument("--until", default=None, help="first day to leave out, YYYY-MM-DD (UTC)")
     p.add_argument("--prices", default=None, help="managed price overrides YAML for the savings baseline")

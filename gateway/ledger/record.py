@@ -27,7 +27,7 @@ CHAIN_SEPARATOR = ","  # backend names never contain one (policies.schema.Name)
 def row_from_outcome(outcome: AttemptOutcome, cost: AttemptCost, family: str | None) -> Row:
     """The ledger row of one attempt; plain values only, cheap enough for the request path."""
     usage = outcome.usage
-    tried = getattr(outcome, "tried", None) or (outcome.backend,)  # AttemptOutcome.tried once dispatch sets it
+    tried = outcome.tried or (outcome.backend,)
     return (
         outcome.request_id, outcome.attempt, outcome.started_at, outcome.key_name, outcome.route, outcome.backend,
         outcome.upstream_model, family, CHAIN_SEPARATOR.join(tried), int(outcome.streamed), int(outcome.ok),

@@ -20,11 +20,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.data_dir import data_dir
 from gateway.ledger.record import COLUMNS, Row, UsageRecord
 
-__all__ = ["DEFAULT_LEDGER_PATH", "LEDGER_PATH_ENV", "SqliteLedger", "LedgerFileError", "ledger_path"]
+__all__ = ["LEDGER_FILE_NAME", "LEDGER_PATH_ENV", "SqliteLedger", "LedgerFileError", "ledger_path"]
 
-DEFAULT_LEDGER_PATH = "switchyard-ledger.sqlite3"
+LEDGER_FILE_NAME = "ledger.sqlite3"
 LEDGER_PATH_ENV = "SWITCHYARD_LEDGER_PATH"
 
 _SCHEMA = """
@@ -43,9 +44,9 @@ _INSERT = f"INSERT OR IGNORE INTO usage ({', '.join(COLUMNS)}) VALUES ({', '.joi
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM usage"
 
 
-def ledger_path(explicit: str | None = None) -> Path:
-    """The ledger file: `explicit`, else $SWITCHYARD_LEDGER_PATH, else ./switchyard-ledger.sqlite3."""
-    return Path(explicit or os.environ.get(LEDGER_PATH_ENV) or DEFAULT_LEDGER_PATH)
+def ledger_path(explicit: str | Path | None = None) -> Path:
+    """The ledger file: `explicit`, else $SWITCHYARD_LEDGER_PATH, else the data directory's ledger.sqlite3."""
+    return Path(explicit or os.environ.get(LEDGER_PATH_ENV) or data_dir() / LEDGER_FILE_NAME)
 
 
 class LedgerFileError(Exception):
@@ -60,12 +61,16 @@ class SqliteLedger:
         if not create and not self.path.is_file():
             raise LedgerFileError(f"{self.path}: no ledger file there")
         try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise LedgerFileError(f"{self.path}: not a usable ledger: {exc}") from None
+        except OSError as exc:
+            raise LedgerFileError(f"{self.path}: cannot create the ledger: {exc.strerror or exc}") from None
         self._lock = threading.Lock()
 
     def write(self, rows: Sequence[Row]) -> int:

@@ -74,7 +74,14 @@ class LedgerStream:
         await self._ensure_group()
         moved = 0
         for _ in range(max_batches):
-            entries = await self._next_batch()
+            try:
+                entries = await self._next_batch()
+            except ResponseError as exc:  # Redis restarted empty: the group went with the stream
+                if "NOGROUP" not in str(exc):
+                    raise
+                self._group_ready = False
+                await self._ensure_group()
+                entries = await self._next_batch()
             if not entries:
                 break
             rows = [tuple(orjson.loads(fields[FIELD])) for _, fields in entries if fields and FIELD in fields]

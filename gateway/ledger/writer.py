@@ -66,6 +66,7 @@ class LedgerWriter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._stream_down_until = 0.0
+        self._drain_failing = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-sqlite")
 
     # -- the request path -------------------------------------------------------------------
@@ -160,10 +161,21 @@ class LedgerWriter:
         return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
 
     async def drain(self) -> int:
-        """Move the Redis stream into SQLite (a scheduler job); 0 without a stream."""
+        """Move the Redis stream into SQLite (a scheduler job); 0 without a stream or while Redis is away
+        (one warning per outage: the entries wait in Redis, and new records go to SQLite directly)."""
         if self.stream is None:
             return 0
-        return await self.stream.drain(self.ledger, self.run_in_thread)
+        try:
+            moved = await self.stream.drain(self.ledger, self.run_in_thread)
+        except (RedisError, OSError) as exc:
+            if not self._drain_failing:
+                log.warning("ledger: cannot drain the Redis stream (%s); trying again every run", type(exc).__name__)
+                self._drain_failing = True
+            return 0
+        if self._drain_failing:
+            log.info("ledger: draining the Redis stream again")
+            self._drain_failing = False
+        return moved
 
     async def close(self) -> None:
         """Graceful shutdown: flush, drain what this replica can, stop the thread."""
@@ -174,11 +186,7 @@ class LedgerWriter:
             self._task = None
         await self.flush()
         if self.stream is not None:
-            try:
-                await self.drain()
-            except (RedisError, OSError) as exc:
-                log.warning("ledger: could not drain the Redis stream at shutdown (%s); another replica or the "
-                            "next start will", type(exc).__name__)
+            await self.drain()  # what Redis cannot give now, another replica or the next start drains
         self._release_waiters()
         self._executor.shutdown(wait=True)
 

@@ -108,3 +108,31 @@ async def test_an_empty_chain_is_a_503():
     with pytest.raises(UpstreamFailedError) as caught:
         await Dispatcher(runtime).complete(_request([]))
     assert caught.value.status == 503
+
+
+async def test_each_attempt_carries_the_backends_tried_so_far():
+    runtime, _ = _runtime({"a": 503, "b": 200, "c": 200})
+    outcomes = _outcomes(runtime)
+    await Dispatcher(runtime).complete(_request(["a", "b"]))
+    assert [o.tried for o in outcomes] == [("a",), ("a", "b")]
+
+
+async def test_a_non_streamed_answer_reports_no_ttft_so_its_total_time_never_counts_as_one():
+    runtime, _ = _runtime({"a": 200, "b": 200, "c": 200})
+    outcomes = _outcomes(runtime)
+    await Dispatcher(runtime).complete(_request(["a"]))
+    assert outcomes[0].ttft_ms is None and outcomes[0].latency_ms > 0
+    state = runtime.state.snapshot()["a"]
+    assert state.ttft_p95_ms is None and state.error_rate == 0.0
+
+
+async def test_the_answer_waits_for_its_records_to_be_stored():
+    runtime, _ = _runtime({"a": 503, "b": 200, "c": 200})
+    outcomes = _outcomes(runtime)
+    stored_when: list[int] = []
+
+    async def durable() -> None:
+        stored_when.append(len(outcomes))
+
+    await Dispatcher(runtime, durable=durable).complete(_request(["a", "b"]))
+    assert stored_when == [2]  # once, after both attempts were reported
