@@ -69,6 +69,7 @@ class OpenedStream:
     events: AsyncIterator[bytes]
     backend: str
     overhead_ms: float
+    abandon: Callable[[], Awaitable[None]]  # call when `events` is closed: reports the attempt if it never started
 
 
 T = TypeVar("T")
@@ -213,15 +214,33 @@ class Dispatcher:
 
         won = await self._first_success_stored(request, first_content)
         stream, first = won.result
-        events = self._relay(request, won, stream, first)
-        return OpenedStream(events=events, backend=won.entry.backend.name, overhead_ms=won.overhead_ms)
+        started: list[bool] = []  # appended to when the relay runs
 
-    async def _relay(self, request: DispatchRequest, won: _Success[Any], stream: UpstreamStream, first: bytes) -> AsyncIterator[bytes]:
+        async def abandon() -> None:
+            """The client left before the relay ran (its generator closed unstarted, so its own clean-up never runs)."""
+            if not started:
+                started.append(True)
+                self._report_stream(request, won, stream, ok=False, status=200, kind="client_disconnected")
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+
+        events = self._relay(request, won, stream, first, started)
+        return OpenedStream(events=events, backend=won.entry.backend.name, overhead_ms=won.overhead_ms, abandon=abandon)
+
+    def _report_stream(self, request: DispatchRequest, won: _Success[Any], stream: UpstreamStream, *, ok: bool,
+                       status: int, kind: str | None) -> None:
+        self._report(request, won.attempt, won.entry, began=won.began, wall=won.wall, ok=ok, status=status,
+                     error_kind=kind, ttft_s=won.done, usage=stream.usage, tried=won.tried)
+
+    async def _relay(self, request: DispatchRequest, won: _Success[Any], stream: UpstreamStream, first: bytes,
+                     started: list[bool]) -> AsyncIterator[bytes]:
         """Relay the committed stream; its record is stored before `data: [DONE]` (or the error event) goes out."""
+        if started:  # abandoned before it ran
+            return
+        started.append(True)
 
         def report(ok: bool, status: int, kind: str | None) -> None:
-            self._report(request, won.attempt, won.entry, began=won.began, wall=won.wall, ok=ok, status=status,
-                         error_kind=kind, ttft_s=won.done, usage=stream.usage, tried=won.tried)
+            self._report_stream(request, won, stream, ok=ok, status=status, kind=kind)
 
         done_event = b""
         try:

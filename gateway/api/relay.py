@@ -15,7 +15,7 @@ from starlette.types import Send
 
 from gateway.api.body import read_json_body
 from gateway.api.routing import route_request
-from gateway.dispatch import Dispatcher, DispatchRequest
+from gateway.dispatch import Dispatcher, DispatchRequest, OpenedStream
 from gateway.errors import GatewayError
 from gateway.runtime import GatewayRuntime
 from gateway.services import GatewayServices
@@ -31,11 +31,12 @@ def new_request_id() -> str:
 
 
 class RelayResponse(StreamingResponse):
-    """A streaming response that always closes its source, so a client disconnect closes the upstream,
-    and then calls `on_close` (even when the source never started)."""
+    """A streaming response that always closes its source, so a client disconnect closes the upstream
+    and the attempt is reported even when the client left before the first byte; then `on_close`."""
 
-    def __init__(self, content: AsyncIterator[bytes], *, on_close: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(content, **kwargs)
+    def __init__(self, opened: OpenedStream, *, on_close: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(opened.events, **kwargs)
+        self.opened = opened
         self.on_close = on_close
 
     async def stream_response(self, send: Send) -> None:
@@ -44,6 +45,7 @@ class RelayResponse(StreamingResponse):
         finally:
             with anyio.CancelScope(shield=True):
                 await self.body_iterator.aclose()  # type: ignore[attr-defined]
+                await self.opened.abandon()
             self.on_close()
 
 
@@ -83,7 +85,7 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
             headers["x-switchyard-overhead-ms"] = f"{opened.overhead_ms:.3f}"
             headers["cache-control"] = "no-cache"
             admitted = False  # settled when the stream ends
-            return RelayResponse(opened.events, on_close=lambda: services.settle(request_id),
+            return RelayResponse(opened, on_close=lambda: services.settle(request_id),
                                  media_type="text/event-stream", headers=headers)
         call = await dispatcher.complete(dispatch_request)
     except GatewayError as exc:

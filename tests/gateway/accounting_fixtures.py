@@ -96,18 +96,23 @@ def unique_prefix() -> str:
     return f"sytest:{uuid.uuid4().hex[:12]}:"
 
 
+def delete_prefixed_keys(redis_url: str, prefix: str) -> None:
+    """Delete every Redis key under `prefix` (a test's clean-up)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def prefix(redis_url: str) -> Iterator[str]:
     """A fresh key prefix; its keys are deleted after the test."""
     value = unique_prefix()
     yield value
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=value + "*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_prefixed_keys(redis_url, value)
 
 
 @pytest_asyncio.fixture

@@ -136,3 +136,46 @@ async def test_the_answer_waits_for_its_records_to_be_stored():
 
     await Dispatcher(runtime, durable=durable).complete(_request(["a", "b"]))
     assert stored_when == [2]  # once, after both attempts were reported
+
+
+def _streaming_runtime() -> GatewayRuntime:
+    """Backend `a` streams two content events, usage and [DONE]."""
+    events = [{"choices": [{"index": 0, "delta": {"content": "o"}}]}, {"choices": [{"index": 0, "delta": {"content": "k"},
+              "finish_reason": "stop"}]}, {"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 2}}]
+    sse = b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=sse, headers={"content-type": "text/event-stream"})
+
+    return GatewayRuntime(parse_policy_text(POLICY), transport=httpx.MockTransport(handler))
+
+
+def _stream_request() -> DispatchRequest:
+    request = _request(["a"])
+    request.stream = True
+    return request
+
+
+async def test_a_streams_record_is_stored_before_its_done_event_goes_out():
+    runtime = _streaming_runtime()
+    outcomes = _outcomes(runtime)
+    seen_before_done: list[int] = []
+
+    async def durable() -> None:
+        seen_before_done.append(len(outcomes))
+
+    opened = await Dispatcher(runtime, durable=durable).open_stream(_stream_request())
+    chunks = [chunk async for chunk in opened.events]
+    assert chunks[-1] == b"data: [DONE]\n\n" and b"[DONE]" not in b"".join(chunks[:-1])
+    assert seen_before_done == [1] and outcomes[0].ok and outcomes[0].ttft_ms is not None
+
+
+async def test_a_stream_the_client_left_before_it_started_is_still_reported():
+    runtime = _streaming_runtime()
+    outcomes = _outcomes(runtime)
+    opened = await Dispatcher(runtime).open_stream(_stream_request())
+    await opened.events.aclose()  # closed unstarted: the generator's own clean-up never runs
+    await opened.abandon()
+    await opened.abandon()
+    assert [(o.backend, o.ok, o.error_kind) for o in outcomes] == [("a", False, "client_disconnected")]
+    assert runtime.state.snapshot()["a"].in_flight == 0
