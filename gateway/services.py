@@ -2,7 +2,7 @@
 metrics and the job scheduler, built from its settings.
 
 `gateway serve` creates them (`GatewayServices.create`), gives `state` to the runtime, loads the
-keys (`load_keys`, which refuses a public address without keys), and `create_app` attaches them
+keys (`load_keys`; a public address without keys refuses every request until one is created), and `create_app` attaches them
 to the runtime and starts and closes them in its lifespan. Without a Redis URL every part is
 in-process; with one, state, limits, created keys and the ledger stream are shared by every
 replica under `redis_prefix`, and each part falls back to local state while Redis is away.
@@ -91,18 +91,15 @@ class GatewayServices:
 
     def load_keys(self, policy: Policy) -> str:
         """Read every key source once before serving (blocking; start-up only) and return the line to
-        print about authentication. Raises StartupError when there is no key and the address is not loopback."""
+        print about authentication. With no key on a non-loopback address the gateway still starts (so keys
+        can be created against the running deployment: they are re-read every few seconds) but refuses
+        every request with 401 until one exists; the notice says so."""
         self._policy = policy
         try:
             self._stored_keys = asyncio.run(self._read_at_start_up())
         except KeyStoreError as exc:
             raise StartupError(str(exc)) from None
         self._rebuild_ring()
-        if len(self.auth.keys) == 0 and not self.auth.open_access:
-            raise StartupError(
-                f"no client keys are configured and {self.settings.host} is not a loopback address: add `keys:` to the "
-                "policy or create one with `gateway keys create`, or listen on 127.0.0.1"
-            )
         return self.auth.startup_notice()
 
     async def _read_at_start_up(self) -> list[ClientKey]:

@@ -262,15 +262,6 @@ def test_metrics_count_what_the_ledger_recorded(setup):
     assert any(name == "switchyard_time_to_first_token_seconds_count" for name, _ in samples)
 
 
-def test_without_keys_a_public_address_refuses_to_start_with_one_line(tmp_path):
-    policy = tmp_path / "open.yaml"
-    policy.write_text(accounting_policy("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1").split("keys:")[0])
-    done = _cli("serve", "--config", str(policy), "--host", "0.0.0.0", "--port", str(free_port()),
-                env={"SWITCHYARD_LEDGER_PATH": str(tmp_path / "l.sqlite3"), "SWITCHYARD_KEYS_FILE": str(tmp_path / "k.json")})
-    assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and "0.0.0.0 is not a loopback address" in done.stderr
-
-
 def test_records_still_in_memory_are_stored_when_the_gateway_is_stopped_with_sigterm(servers, tmp_path):
     slow = servers.emulator("vllm", "--ttft-ms", "0", "--tpot-ms", "50", name="slow")
     ledger = tmp_path / "ledger.sqlite3"

@@ -11,7 +11,8 @@ from accounting_fixtures import accounting_policy
 from gateway.auth.key_store import keys_file_path
 from gateway.ledger.sqlite_sink import ledger_path
 from gateway.runtime import GatewayRuntime
-from gateway.services import GatewayServices, StartupError
+from gateway.auth.errors import AuthenticationError
+from gateway.services import GatewayServices
 from gateway.settings import GatewaySettings
 
 
@@ -40,9 +41,15 @@ def test_without_keys_a_loopback_gateway_serves_openly_and_says_so(make_services
     assert notice == "auth: no client keys configured; accepting unauthenticated requests because 127.0.0.1 is a loopback address"
 
 
-def test_without_keys_a_public_address_refuses_to_start(make_services):
-    with pytest.raises(StartupError, match="0.0.0.0 is not a loopback address"):
-        make_services(host="0.0.0.0").load_keys(accounting_policy())
+def test_without_keys_a_public_address_starts_but_refuses_every_request_until_a_key_exists(make_services):
+    services = make_services(host="0.0.0.0")
+    notice = services.load_keys(accounting_policy())
+    assert notice.startswith("auth: no client keys configured and 0.0.0.0 is not a loopback address: every request will be refused")
+    with pytest.raises(AuthenticationError) as refused:
+        services.auth.authenticate(None)
+    assert refused.value.status == 401
+    with pytest.raises(AuthenticationError):
+        services.auth.authenticate("Bearer sk-anything")
 
 
 def test_with_a_policy_key_a_public_address_starts(make_services):
