@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                   "default ~/.local/share/switchyard/ledger.sqlite3)")
     p.add_argument("--max-body-bytes", type=int, default=None, help="request body limit (default 8 MiB)")
     p.add_argument("--log-level", default=None, choices=("critical", "error", "warning", "info", "debug"))
+    p.add_argument("--workers", type=int, default=1, help="gateway processes on the port (SO_REUSEPORT); "
+                                                          "above 1 needs --redis-url (default 1)")
     p.set_defaults(func=run)
 
 
@@ -49,6 +51,12 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.workers < 1:
+        raise CliError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers > 1:
+        from gateway.workers import run_workers
+
+        return run_workers(settings, args.workers)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is too much at INFO
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run (every 0.5 s) likewise
@@ -108,8 +116,10 @@ def run(args: argparse.Namespace) -> int:
         max_header_bytes=settings.max_header_bytes, request_read_timeout_s=limits.request_read_timeout_s
     )
     exit_zero_after_sigterm()
+    from gateway.workers import serve_worker, worker_index
+
     try:
-        uvicorn.run(
+        (uvicorn.run if worker_index() is None else serve_worker)(
             app, host=settings.host, port=settings.port, loop="uvloop", http=protocol,
             log_level=settings.log_level, access_log=False, timeout_keep_alive=int(settings.timeout_keep_alive_s),
             timeout_graceful_shutdown=limits.shutdown_grace_s,
