@@ -2,6 +2,8 @@
 
 `kind` is one of the policy's `fallback.on` names (plus `client_error` and `midstream`, which
 never fall back): connect_error | timeout | rate_limited | server_error | client_error | midstream.
+`code` is what the client sees in `error.code` when no fallback absorbed the failure; it is the
+kind unless a subclass says more (an upstream that refused the gateway's own credential).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ __all__ = [
     "UpstreamTimeoutError",
     "UpstreamRateLimitedError",
     "UpstreamServerError",
+    "UpstreamAuthError",
     "UpstreamClientError",
     "UpstreamMidstreamError",
     "BackendConfigError",
@@ -24,6 +27,10 @@ class UpstreamError(Exception):
     kind: str = "server_error"
     retryable: bool = True
     status: int = 502
+
+    @property
+    def code(self) -> str:
+        return self.kind
 
     def __init__(
         self,
@@ -67,6 +74,14 @@ class UpstreamServerError(UpstreamError):
 
     kind = "server_error"
     status = 502
+
+
+class UpstreamAuthError(UpstreamServerError):
+    """The upstream refused the gateway's own credential (401/403): the gateway's fault, not the client's."""
+
+    @property
+    def code(self) -> str:
+        return "upstream_auth_failed"
 
 
 class UpstreamClientError(UpstreamError):

@@ -15,6 +15,7 @@ import orjson
 from backends.base import BackendOptions, UpstreamResponse, UpstreamStream
 from backends.errors import (
     BackendConfigError,
+    UpstreamAuthError,
     UpstreamClientError,
     UpstreamError,
     UpstreamRateLimitedError,
@@ -32,6 +33,8 @@ __all__ = ["OpenAICompatBackend", "THINKING_SWITCHES"]
 THINKING_SWITCHES: tuple[str, ...] = ("thinking", "enable_thinking", "reasoning_effort")
 _TEMPLATE_SWITCHES: tuple[str, ...] = ("thinking", "enable_thinking")
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+_REDACTED = "[redacted]"
+_MIN_SECRET_CHARS = 8  # shorter extra-header values (e.g. "1") are not secrets and would redact ordinary words
 
 
 def _retry_after_s(headers: Mapping[str, str]) -> float | None:
@@ -54,9 +57,34 @@ def _upstream_message(status: int, content: bytes) -> str:
     return content[:200].decode("utf-8", "replace") or f"HTTP {status}"
 
 
-def status_error(status: int, headers: Mapping[str, str], content: bytes, backend_name: str) -> UpstreamError:
-    """Classify an upstream's non-200 answer."""
-    message = f"backend {backend_name} answered {status}: {_upstream_message(status, content)}"
+def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, _REDACTED)
+    return text
+
+
+def status_error(
+    status: int, headers: Mapping[str, str], content: bytes, backend_name: str, secrets: tuple[str, ...] = ()
+) -> UpstreamError:
+    """Classify an upstream's non-200 answer.
+
+    401/403: the upstream refused the gateway's own credential, so the client gets a 502 with a
+    fixed message and none of the upstream's text (a provider may echo the key it was sent), and
+    dispatch falls back as for a 5xx. 3xx: redirects are never followed (the gateway calls only
+    configured URLs); a redirect is a misbehaving upstream, a server error like 5xx. Any other
+    upstream text is relayed with `secrets` (this backend's credentials) redacted.
+    """
+    if status in (401, 403):
+        return UpstreamAuthError(
+            f"backend {backend_name} rejected the gateway's credential for it (upstream {status}); check its api_key",
+            upstream_status=status,
+        )
+    if 300 <= status < 400:
+        return UpstreamServerError(
+            f"backend {backend_name} answered a redirect ({status}); redirects are not followed", upstream_status=status
+        )
+    message = _redact(f"backend {backend_name} answered {status}: {_upstream_message(status, content)}", secrets)
     if status == 429:
         return UpstreamRateLimitedError(message, upstream_status=status, retry_after_s=_retry_after_s(headers))
     if status >= 500 or status in (408, 409):
@@ -87,6 +115,10 @@ class OpenAICompatBackend:
         headers = dict(_JSON_HEADERS)
         headers.update(self.auth_headers(options.api_key))
         headers.update(options.extra_headers)
+        secrets = {v for v in options.extra_headers.values() if len(v) >= _MIN_SECRET_CHARS}
+        if options.api_key:
+            secrets.add(options.api_key)
+        self._secrets = tuple(sorted(secrets, key=len, reverse=True))  # redacted from upstream text passed on
         pool = {"name": self.name, "max_connections": options.max_connections, "connect_timeout_s": options.timeouts.connect_s}
         self._upstream: Http11Pool | HttpxUpstream
         if transport is None and self.base_url.startswith("http://"):
@@ -134,14 +166,15 @@ class OpenAICompatBackend:
         response = await self._upstream.request(path, orjson.dumps(body), timeout_s=self.timeouts.total_s)
         content = response.body
         if response.status != 200:
-            raise status_error(response.status, response.headers, content, self.name)
+            raise status_error(response.status, response.headers, content, self.name, self._secrets)
         try:
             parsed = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise UpstreamServerError(f"backend {self.name} sent a malformed JSON body", upstream_status=200) from exc
         if not isinstance(parsed, dict) or (parsed.get("error") and not parsed.get("choices")):
             message = parsed.get("error") if isinstance(parsed, dict) else parsed
-            raise UpstreamServerError(f"backend {self.name} answered 200 with an error: {message}", upstream_status=200)
+            message = _redact(f"backend {self.name} answered 200 with an error: {message}", self._secrets)
+            raise UpstreamServerError(message, upstream_status=200)
         if b'"reasoning":' in content:
             renamed = [rename_reasoning(c.get("message") or {}) for c in parsed.get("choices") or ()]
             if any(renamed):
@@ -151,13 +184,29 @@ class OpenAICompatBackend:
     def stream(self, body: dict[str, Any], path: str, *, client_wants_usage: bool) -> UpstreamStream:
         stream = UpstreamStream()
         normaliser = SseNormaliser(stream, client_wants_usage=client_wants_usage)
-        return stream.attach(normalised_events(self._raw_stream(body, path), normaliser, total_s=self.timeouts.total_s))
+        events = normalised_events(self._raw_stream(body, path), normaliser, total_s=self.timeouts.total_s)
+        return stream.attach(self._redacting(events) if self._secrets else events)
+
+    async def _redacting(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """`events`, with this backend's credentials removed from the message of any failure (an
+        error event inside the stream carries the upstream's own text)."""
+        try:
+            async for event in events:
+                yield event
+        except UpstreamError as exc:
+            exc.message = _redact(exc.message, self._secrets)
+            exc.args = (exc.message,)
+            raise
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def _raw_stream(self, body: dict[str, Any], path: str) -> AsyncIterator[bytes]:
         response = await self._upstream.stream(path, orjson.dumps(body), read_timeout_s=self.timeouts.first_token_s)
         try:
             if response.status != 200:
-                raise status_error(response.status, response.headers, await response.read(), self.name)
+                raise status_error(response.status, response.headers, await response.read(), self.name, self._secrets)
             async for chunk in response:
                 yield chunk
         finally:

@@ -1,8 +1,13 @@
 """Server-sent events from an upstream, normalised for the client.
 
-Each `data:` payload is parsed once (orjson, about a microsecond) and re-serialised only when it
-must change: vLLM's `reasoning` renamed to `reasoning_content`, or the usage the client did not
-ask for removed. Every other byte passes through untouched.
+Until the first content each event's `data:` payload is parsed (orjson) to see where the answer
+starts. After it, the bytes are scanned, not parsed: a run of one-line `data: {...}` events with
+no usage object, error, `reasoning` field or non-null `finish_reason` in it is passed on as it
+came, in one piece; only the events holding one of those are parsed (benchmarks/profile_gateway.py
+measured per-event parsing as the largest Python cost of a stream). A parsed event is
+re-serialised only when it must change: vLLM's `reasoning` renamed to `reasoning_content`, or the
+usage the client did not ask for removed. A payload that does not look like one JSON object is
+parsed, so a malformed event still fails the stream.
 """
 
 from __future__ import annotations
@@ -22,6 +27,32 @@ __all__ = ["SseNormaliser", "normalised_events", "rename_reasoning", "DONE_EVENT
 DONE_EVENT = b"data: [DONE]\n\n"
 _REASONING_KEY = b'"reasoning":'
 _CONTENT_KEYS = ("content", "reasoning_content", "tool_calls", "function_call")
+_MAY_MATTER = (b'"usage"', b'"error"', b'"reasoning"', b"[DONE]", b"\r")
+_FINISH = b'"finish_reason":'
+_NULL_FINISH = (b"null", b" null")
+_EVENT_END = b"\n\n"
+
+
+def _next_event_that_matters(events: bytes, start: int, end: int) -> int:
+    """Where in `events[start:end]` (whole events) the first part that must be parsed is; `end` if none."""
+    first = end
+    for marker in _MAY_MATTER:
+        at = events.find(marker, start, first)
+        if at >= 0:
+            first = at
+    at = events.find(_FINISH, start, first)
+    while at >= 0:
+        value = at + len(_FINISH)
+        if not (events.startswith(_NULL_FINISH[0], value) or events.startswith(_NULL_FINISH[1], value)):
+            return at
+        at = events.find(_FINISH, value, first)
+    return first
+
+
+def _plain_run(run: bytes) -> bool:
+    """True when every event of `run` is one line `data: {...}` (so passing it on unparsed is safe)."""
+    events = run.count(_EVENT_END)
+    return events > 0 and run.count(b"\n") == 2 * events and run.count(b"data: {") == events and run.count(b"}\n\n") == events
 
 
 def rename_reasoning(message: dict[str, Any]) -> bool:
@@ -53,12 +84,40 @@ class SseNormaliser:
         self.finished = False
         self.done = False
 
+    def feed(self, buffer: bytes, out: list[bytes]) -> int:
+        """Normalise the whole events at the start of `buffer` into `out`; returns how many bytes were used.
+
+        Raises UpstreamError at a bad event; what `out` holds by then came before it.
+        """
+        last = buffer.rfind(_EVENT_END)
+        if last < 0:
+            return 0
+        start, end = 0, last + 2
+        while start < end:
+            if self.content_started:
+                matters = _next_event_that_matters(buffer, start, end)
+                boundary = buffer.rfind(_EVENT_END, start, matters) if matters < end else end - 2
+                run_end = boundary + 2 if boundary >= start else start
+                if run_end > start and _plain_run(run := buffer[start:run_end]):
+                    out.append(run)
+                    start = run_end
+                    continue
+            event_end = buffer.find(_EVENT_END, start)
+            event = self.feed_event(buffer[start:event_end])
+            start = event_end + 2
+            if event is not None:
+                out.append(event)
+        return max(start, 0)
+
     def feed_event(self, event: bytes) -> bytes | None:
         """One SSE event (without its blank line) -> the bytes to send on, or None to drop it."""
-        data = b""
-        for line in event.split(b"\n"):
-            if line.startswith(b"data:"):
-                data = line[5:].strip() if not data else data + b"\n" + line[5:].strip()
+        if event.startswith(b"data: ") and b"\n" not in event:  # the usual one-line event
+            data = event[6:].strip()
+        else:
+            data = b""
+            for line in event.split(b"\n"):
+                if line.startswith(b"data:"):
+                    data = line[5:].strip() if not data else data + b"\n" + line[5:].strip()
         if not data:
             return None  # comment or keep-alive
         if data == b"[DONE]":
@@ -118,11 +177,7 @@ async def normalised_events(
             out: list[bytes] = []
             failure: UpstreamError | None = None
             try:
-                while (end := buffer.find(b"\n\n")) >= 0:
-                    event = normaliser.feed_event(buffer[:end])
-                    buffer = buffer[end + 2 :]
-                    if event is not None:
-                        out.append(event)
+                buffer = buffer[normaliser.feed(buffer, out):]
             except UpstreamError as exc:
                 failure = exc  # relay what came before it first
             if out:

@@ -30,6 +30,7 @@ from pydantic import BaseModel  # noqa: E402
 
 from benchmarks.harness.entry import log, run_script  # noqa: E402
 from benchmarks.harness.eventloop import run_blocking  # noqa: E402
+from benchmarks.harness.gateway_policy import BENCH_KEY, GATEWAY_MODEL, gateway_policy_yaml  # noqa: E402
 from benchmarks.harness.litellm_venv import (  # noqa: E402
     DEFAULT_VENV_DIR,
     LITELLM_VERSION,
@@ -39,8 +40,9 @@ from benchmarks.harness.litellm_venv import (  # noqa: E402
 )
 from benchmarks.harness.loadgen import LoadResult, Target, chat_body, run_load  # noqa: E402
 from benchmarks.harness.nginx import INSTALL_HINT, find_nginx  # noqa: E402
-from benchmarks.harness.processes import LOOPBACK, ManagedProcess, ProcessGroup  # noqa: E402
+from benchmarks.harness.processes import LOOPBACK, ManagedProcess, ProcessGroup, ProcessStartError  # noqa: E402
 from benchmarks.harness.procstat import tree_cpu_time_s, tree_rss_bytes  # noqa: E402
+from benchmarks.harness.redis_keys import delete_redis_keys  # noqa: E402
 from benchmarks.harness.stack import (  # noqa: E402
     gateway_serve_supports,
     start_emulator,
@@ -53,7 +55,6 @@ from benchmarks.harness.stats import summarize_ms  # noqa: E402
 from benchmarks.harness.upstream import UPSTREAM_MODEL  # noqa: E402
 
 ALL_PATHS = ("direct", "gateway", "nginx", "litellm")
-GATEWAY_MODEL = "deepseek-v3.2"
 LITELLM_MODEL = "bench-model"
 MIB = 1024 * 1024
 
@@ -138,12 +139,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--litellm-venv", type=Path, default=DEFAULT_VENV_DIR, help=f"venv for LiteLLM Proxy (default {DEFAULT_VENV_DIR})")
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON to this file")
     args = parser.parse_args(argv)
+    args.redis_prefix = f"switchyard-bench-{secrets.token_hex(4)}:"  # this run's keys only, deleted at the end
     if args.requests < 1 or args.duration_s <= 0 or args.rounds < 1 or args.warmup < 0 or args.workers < 1:
         parser.error("--requests, --rounds and --workers must be at least 1, --duration-s positive, --warmup not negative")
     args.paths = _choose(parser, "--paths", args.paths, ALL_PATHS)
     args.scenarios = [s for s in SCENARIOS if s.name in _choose(parser, "--scenarios", args.scenarios, tuple(s.name for s in SCENARIOS))]
     if args.with_litellm and "litellm" not in args.paths:
         parser.error("--with-litellm needs litellm among --paths")
+    if args.workers > 1 and not args.redis_url:
+        parser.error("--workers above 1 needs --redis-url (the workers share budgets, limits and state through Redis)")
     return args
 
 
@@ -155,29 +159,6 @@ def _choose(parser: argparse.ArgumentParser, flag: str, given: str | None, valid
     if unknown or not chosen:
         parser.error(f"{flag}: unknown {', '.join(unknown) or 'empty list'}; valid: {', '.join(valid)}")
     return chosen
-
-
-def gateway_policy_yaml(upstream_port: int) -> str:
-    """One backend, one model alias, one route that matches on the model, fallback configured."""
-    return f"""\
-version: 1
-backends:
-  bench-upstream:
-    type: vllm
-    base_url: http://{LOOPBACK}:{upstream_port}/v1
-    model: {UPSTREAM_MODEL}
-    family: deepseek-v3.2
-models:
-  {GATEWAY_MODEL}: {{}}
-routes:
-  - name: default
-    when: {{model: {GATEWAY_MODEL}}}
-    use: [bench-upstream]
-    prefer: order
-fallback:
-  on: [connect_error, timeout, rate_limited, server_error]
-  max_attempts: 1
-"""
 
 
 def _gateway_args(args: argparse.Namespace) -> tuple[tuple[str, ...], int]:
@@ -194,6 +175,16 @@ def _gateway_args(args: argparse.Namespace) -> tuple[tuple[str, ...], int]:
     return tuple(extra), workers
 
 
+def _wait_for_workers(gateway: ManagedProcess, workers: int, timeout_s: float = 120.0) -> None:
+    """Until the gateway's supervisor says every worker listens (the first one answers /readyz before the rest)."""
+    line = f"all {workers} workers serving"
+    deadline = time.monotonic() + timeout_s
+    while line not in gateway.log_tail(20_000):
+        if gateway.process.poll() is not None or time.monotonic() > deadline:
+            raise ProcessStartError(f"gateway: not every one of its {workers} workers started; log: {gateway.log_path}")
+        time.sleep(0.1)
+
+
 def start_paths(group: ProcessGroup, directory: Path, args: argparse.Namespace) -> tuple[list[BenchPath], dict[str, str], str, int]:
     """Start the upstream and every requested proxy; (paths, skipped paths with reasons, upstream description, workers)."""
     if args.upstream == "minimal":
@@ -207,8 +198,12 @@ def start_paths(group: ProcessGroup, directory: Path, args: argparse.Namespace) 
     workers = 1
     if "gateway" in args.paths:
         extra, workers = _gateway_args(args)
-        gateway = start_gateway(group, directory, gateway_policy_yaml(upstream.port), extra_args=extra)
-        paths.append(BenchPath("gateway", Target(LOOPBACK, gateway.port), GATEWAY_MODEL, gateway))
+        env = {"SWITCHYARD_REDIS_PREFIX": args.redis_prefix} if args.redis_url else None
+        gateway = start_gateway(group, directory, gateway_policy_yaml(upstream.port), extra_args=extra, env=env)
+        if workers > 1:
+            _wait_for_workers(gateway, workers)
+        target = Target(LOOPBACK, gateway.port, headers=(("Authorization", f"Bearer {BENCH_KEY}"),))
+        paths.append(BenchPath("gateway", target, GATEWAY_MODEL, gateway))
     if "nginx" in args.paths:
         binary = find_nginx()
         if binary is None:
@@ -350,6 +345,8 @@ def run(args: argparse.Namespace) -> int:
         started_s = time.perf_counter()
         results = run_blocking(lambda: measure_all(paths, args))
         log(f"measured in {time.perf_counter() - started_s:.1f} s")
+    if args.redis_url:
+        delete_redis_keys(args.redis_url, args.redis_prefix)
     report = OverheadReport(
         upstream=upstream, paths=[p.name for p in paths], skipped=skipped, gateway_workers=workers,
         requests_per_path_and_scenario=args.requests, duration_s_per_path_and_scenario=args.duration_s, rounds=args.rounds,

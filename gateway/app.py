@@ -1,7 +1,8 @@
-"""The gateway's ASGI app: routers, error handlers, lifespan."""
+"""The gateway's ASGI app: routers, error handlers, lifespan, and the fast lane for the completion endpoints."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,23 +12,41 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api import admin, chat, completions, explain, health, models, prometheus
+from gateway.api.body import check_chat_body, check_completions_body
+from gateway.api.relay import CompletionEndpoint, gateway_error_response, internal_error_response
 from gateway.api.schemas import SCHEMA_COMPONENTS
 from gateway.dispatch import Dispatcher
-from gateway.errors import GatewayError, InternalError, InvalidRequestError, MethodNotAllowedError, NotFoundError, error_body
+from gateway.errors import GatewayError, InvalidRequestError, MethodNotAllowedError, NotFoundError
 from gateway.live.jobs import register_live_jobs
 from gateway.runtime import GatewayRuntime
 from gateway.services import GatewayServices
 from gateway.settings import GatewaySettings
 
-__all__ = ["create_app"]
+__all__ = ["GatewayApp", "create_app"]
 
 log = logging.getLogger("switchyard.gateway")
 
 
-def _error_response(exc: GatewayError) -> Response:
-    return Response(exc.body(), status_code=exc.status, media_type="application/json", headers=exc.headers)
+_error_response = gateway_error_response
+
+
+class GatewayApp(FastAPI):
+    """FastAPI, with `fast_routes` (POST path -> ASGI app) served before its middleware, routing and
+    dependency injection: the completion endpoints, which handle their own errors in the same shapes."""
+
+    fast_routes: dict[str, ASGIApp]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self.fast_routes.get(scope["path"])
+            if endpoint is not None:
+                scope["app"] = self
+                await endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:
@@ -59,14 +78,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return Response(
-        error_body("The gateway hit an internal error; it has been logged.", InternalError.type, None, InternalError.code),
-        status_code=500,
-        media_type="application/json",
-    )
+    return internal_error_response()
 
 
-def create_app(settings: GatewaySettings, runtime: GatewayRuntime, services: GatewayServices | None = None) -> FastAPI:
+def create_app(settings: GatewaySettings, runtime: GatewayRuntime, services: GatewayServices | None = None) -> GatewayApp:
     """The gateway app serving `runtime`'s policy, with `services` (built from `settings` when not given)
     for keys, limits, the usage ledger, metrics and the scheduler."""
     services = services or GatewayServices.create(settings)
@@ -86,7 +101,13 @@ def create_app(settings: GatewaySettings, runtime: GatewayRuntime, services: Gat
             await services.aclose()  # records flushed (and drained) before the process exits
             await runtime.aclose()
 
-    app = FastAPI(title="Switchyard gateway", version="0.1.0", lifespan=lifespan)
+    app = GatewayApp(title="Switchyard gateway", version="0.1.0", lifespan=lifespan)
+    app.fast_routes = {
+        "/v1/chat/completions": CompletionEndpoint(
+            "/chat/completions", functools.partial(check_chat_body, max_messages=settings.max_messages)
+        ),
+        "/v1/completions": CompletionEndpoint("/completions", check_completions_body),
+    }
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.services = services

@@ -16,6 +16,7 @@ latency, never its TTFT.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -94,6 +95,15 @@ class _Success(Generic[T]):
     tried: tuple[str, ...]
 
 
+_DELTA = re.compile(rb'"(?:reasoning_)?content": ?"(?!")')  # a non-empty text or reasoning delta
+
+
+def _deltas(chunk: bytes) -> int:
+    """Text and reasoning deltas in normalised SSE bytes: about one token each (engines stream a token
+    per event); the estimate billed when a client leaves before the upstream's usage arrives."""
+    return len(_DELTA.findall(chunk))
+
+
 def _cost_usd(entry: BackendEntry, usage: Usage | None) -> float | None:
     if usage is None or entry.price is None:
         return None
@@ -128,15 +138,15 @@ class Dispatcher:
         )
         return cost
 
-    def _give_up(self, last: UpstreamError | None, request: DispatchRequest) -> UpstreamFailedError:
+    def _give_up(self, last: UpstreamError | None, tried: tuple[str, ...]) -> UpstreamFailedError:
         if last is None:
             return UpstreamFailedError(
                 "no configured backend is available for this request", status=503, code="no_backend_available", retryable=True
             )
-        tried = ", ".join(request.decision.chain[: self.runtime.max_attempts])
         headers = {"retry-after": f"{last.retry_after_s:g}"} if last.retry_after_s else None
         return UpstreamFailedError(
-            f"{last.message} (tried: {tried})", status=last.status, code=last.kind, retryable=last.retryable, headers=headers
+            f"{last.message} (tried: {', '.join(tried)})", status=last.status, code=last.code, retryable=last.retryable,
+            headers=headers,
         )
 
     def _falls_back(self, exc: UpstreamError) -> bool:
@@ -148,7 +158,7 @@ class Dispatcher:
         """Try the chain until `call` succeeds on a backend; report every failed attempt.
 
         A backend whose circuit is open (or whose half-open trial is taken) since the decision
-        was made is skipped without an attempt.
+        was made is skipped without an attempt, unless the decision is in panic mode.
         """
         upstream_s = 0.0
         last: UpstreamError | None = None
@@ -157,8 +167,8 @@ class Dispatcher:
         for attempt, entry in enumerate(self._chain(request), start=1):
             backend = entry.backend
             body = backend.build_body(request.body, thinking=request.decision.thinking, stream=request.stream)
-            if not state.admit(backend.name, request.request_id):
-                continue
+            if not state.admit(backend.name, request.request_id) and not request.decision.panic:
+                continue  # in panic mode (every circuit open) the engine chose to try them anyway
             state.attempt_started(backend.name)
             tried += (backend.name,)
             wall, began = time.time(), time.perf_counter()
@@ -179,7 +189,7 @@ class Dispatcher:
             done = time.perf_counter()
             overhead_ms = ((done - request.started) - (upstream_s + done - began)) * 1000
             return _Success(attempt, entry, result, began, wall, done, overhead_ms, tried)
-        raise self._give_up(last, request)
+        raise self._give_up(last, tried)
 
     async def _first_success_stored(
         self, request: DispatchRequest, call: Callable[[Backend, dict[str, Any]], Awaitable[T]]
@@ -243,12 +253,14 @@ class Dispatcher:
             self._report_stream(request, won, stream, ok=ok, status=status, kind=kind)
 
         done_event = b""
+        relayed_tokens = 0  # estimated from the deltas sent; billed only if the upstream's usage never arrives
         try:
             chunk = first
             while True:
                 if chunk.endswith(DONE_EVENT):
                     chunk, done_event = chunk[: -len(DONE_EVENT)], DONE_EVENT
                 if chunk:
+                    relayed_tokens += _deltas(chunk)
                     yield chunk
                 try:
                     chunk = await stream.__anext__()
@@ -262,6 +274,8 @@ class Dispatcher:
             yield b"event: error\ndata: " + error_body(message, "upstream_error", None, "midstream") + b"\n\n"
             return
         except BaseException:  # the client went away (GeneratorExit, cancellation)
+            if stream.usage is None:  # bill what it was sent: prompt as routing estimated it, deltas relayed
+                stream.usage = Usage(prompt_tokens=request.decision.input_tokens, completion_tokens=relayed_tokens)
             report(False, 200, "client_disconnected")
             raise
         finally:

@@ -30,6 +30,7 @@ class Decision:
     strategy: str = "order"
     input_tokens: int = 0
     expected_output_tokens: int = 0
+    panic: bool = False  # every candidate left has an open circuit: dispatch tries them anyway
 
 
 class CandidateReport(BaseModel):

@@ -2,8 +2,9 @@
 ordered fallback chain with reasons out. No I/O, no clock, randomness only from `rng`.
 
 Steps: match the first route whose `when` holds; drop candidates that cannot serve the request
-(`policies.filters`); apply the route's `slo` and `max_usd_per_mtok`; order the rest with the
-route's `prefer` strategy; cut the chain to `fallback.max_attempts`.
+(`policies.filters`), except that when every candidate would be dropped only for its open circuit,
+all are kept (panic mode, `Decision.panic`); apply the route's `slo` and `max_usd_per_mtok`; order the
+rest with the route's `prefer` strategy; cut the chain to `fallback.max_attempts`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from policies.compiled import CompiledBackend, CompiledRoute, compiled
 from policies.decision import CandidateVerdict, Decision
 from policies.errors import NoCandidateError, NoRouteError, UnknownModelError
 from policies.features import RequestFeatures
-from policies.filters import FILTERS
+from policies.filters import CIRCUIT_OPEN, FILTERS, only_circuit_open
 from policies.schema import ModelAliasSpec, Policy
 from policies.state import UNKNOWN_STATE, BackendState, StateSnapshot
 
@@ -108,6 +109,9 @@ def _apply_price_ceiling(
     return kept
 
 
+PANIC_NOTE = f"; {CIRCUIT_OPEN}, tried anyway: every candidate's circuit is open"
+
+
 def _match(routes: tuple[CompiledRoute, ...], features: RequestFeatures) -> CompiledRoute | None:
     for route in routes:
         if route.matches(features):
@@ -138,6 +142,7 @@ def decide(
     output_tokens = expected_output_tokens(features, route, snapshot)
     dropped: list[CandidateVerdict] = []
     survivors: list[Candidate] = []
+    circuit_only: list[Candidate] = []
     for backend in route.backends:
         state = snapshot.get(backend.name, UNKNOWN_STATE)
         cost = _expected_cost_usd(backend, state, features.input_tokens, output_tokens)
@@ -146,9 +151,15 @@ def decide(
             survivors.append(Candidate(backend, state, cost))
         else:
             dropped.append(CandidateVerdict(backend.name, False, reason, cost))
+            if reason == CIRCUIT_OPEN and only_circuit_open(backend, state, features, alias):
+                circuit_only.append(Candidate(backend, state, cost))
     notes: dict[str, str] = {}
+    panic = not survivors and bool(circuit_only) and len(circuit_only) == len(dropped)
+    if panic:  # Envoy's panic threshold: refusing everything helps nobody, and the circuits may be stale
+        survivors, notes, dropped = circuit_only, dict.fromkeys((c.name for c in circuit_only), PANIC_NOTE), []
     if survivors and (route.slo_ttft_p95_ms is not None or route.slo_tpot_p95_ms is not None):
-        survivors, notes = _apply_slo(route, survivors, dropped)
+        survivors, slo_notes = _apply_slo(route, survivors, dropped)
+        notes = {name: notes.get(name, "") + slo_notes.get(name, "") for name in {*notes, *slo_notes}}
     if route.max_usd_per_mtok is not None:
         survivors = _apply_price_ceiling(route, survivors, dropped, features.input_tokens + output_tokens)
     if not survivors:
@@ -175,4 +186,5 @@ def decide(
         strategy=strategy,
         input_tokens=features.input_tokens,
         expected_output_tokens=output_tokens,
+        panic=panic,
     )

@@ -2,6 +2,10 @@
 
 Applied in this order; the first reason found is reported. Saturation is "at or beyond" a limit:
 a backend at max_in_flight has no room for one more request.
+
+Panic mode (Envoy's "panic threshold"): when every candidate of a route would be dropped only
+because its circuit is open (`only_circuit_open`), all are tried anyway: a gateway that refuses
+everything serves nobody, while an open circuit may be stale or too eager.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from policies.features import RequestFeatures
 from policies.schema import ModelAliasSpec
 from policies.state import BackendState
 
-__all__ = ["CandidateFilter", "FILTERS"]
+__all__ = ["CandidateFilter", "FILTERS", "CIRCUIT_OPEN", "only_circuit_open"]
 
 CandidateFilter = Callable[[CompiledBackend, BackendState, RequestFeatures, ModelAliasSpec], str | None]
 
@@ -57,11 +61,14 @@ def unhealthy(
     return None if state.healthy else "unhealthy (health probe failing)"
 
 
+CIRCUIT_OPEN = "circuit open"
+
+
 def circuit_open(
     backend: CompiledBackend, state: BackendState, request: RequestFeatures, alias: ModelAliasSpec
 ) -> str | None:
     """The circuit breaker is open after repeated failures."""
-    return "circuit open" if state.circuit_open else None
+    return CIRCUIT_OPEN if state.circuit_open else None
 
 
 def saturated(
@@ -82,3 +89,12 @@ def saturated(
 FILTERS: tuple[CandidateFilter, ...] = (
     wrong_family, no_thinking, context_too_small, unhealthy, circuit_open, saturated,
 )
+
+
+def only_circuit_open(
+    backend: CompiledBackend, state: BackendState, request: RequestFeatures, alias: ModelAliasSpec
+) -> bool:
+    """The open circuit is the only filter that drops this backend (a panic-mode candidate)."""
+    return state.circuit_open and all(
+        check(backend, state, request, alias) is None for check in FILTERS if check is not circuit_open
+    )

@@ -258,15 +258,41 @@ class RouteSpec(_Spec):
 
 
 class CircuitBreakerSpec(_Spec):
-    """Stop sending to a backend after consecutive failures; after a cool-down let one trial through."""
+    """Stop sending to a backend that keeps failing; after a cool-down let one trial through.
+
+    Opens when both hold: the last `consecutive_failures` attempts failed, and of the last
+    `window_attempts` attempts (at least `minimum_attempts` of them seen) a share of at least
+    `failure_rate_threshold` failed. The rate gate (resilience4j's failureRateThreshold with
+    minimumNumberOfCalls) keeps a burst of fast failures from opening the circuit of a backend
+    that mostly works; with the defaults a dead backend opens within 10 to 15 failed attempts, and
+a 5%-faulty one whose failures finish in bursts of several at a time (measured in
+tests/gateway/test_circuit.py) does not open.
+    """
 
     enabled: bool = True
     consecutive_failures: Annotated[int, Field(ge=1)] = Field(
-        5, description="Failed attempts in a row (client errors and disconnects not counted) that open the circuit."
+        5, description="Failed attempts in a row (client errors and disconnects not counted) needed to open the circuit."
     )
     cooldown_s: PositiveFloat = Field(
         30.0, description="Seconds the circuit stays open before one trial request may go (half-open)."
     )
+    failure_rate_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.5, description="Share of failed attempts in the window needed to open the circuit."
+    )
+    window_attempts: Annotated[int, Field(ge=1)] = Field(
+        30, description="How many of the most recent attempts the failure rate is computed over."
+    )
+    minimum_attempts: Annotated[int, Field(ge=1)] = Field(
+        15, description="Attempts the window must hold before the failure rate may open the circuit."
+    )
+
+    @model_validator(mode="after")
+    def _window_holds_the_minimum(self) -> CircuitBreakerSpec:
+        if self.minimum_attempts > self.window_attempts:
+            raise ValueError(
+                f"minimum_attempts {self.minimum_attempts} > window_attempts {self.window_attempts}: the circuit could never open"
+            )
+        return self
 
 
 class FallbackSpec(_Spec):

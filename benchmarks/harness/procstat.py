@@ -10,20 +10,39 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["descendant_pids", "tree_cpu_time_s", "tree_rss_bytes", "process_cpu_time_s", "process_rss_bytes"]
+__all__ = ["descendant_pids", "tree_cpu_time_s", "tree_rss_bytes", "process_cpu_time_s", "process_rss_bytes", "thread_cpu_times_s"]
 
 _PROC = Path("/proc")
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (state is index 0), or None if it is gone."""
+def _stat_fields(pid: int, stat_path: Path | None = None) -> list[str] | None:
+    """Fields of /proc/PID/stat (or `stat_path`) after the command name (state is index 0), or None if it is gone."""
     try:
-        text = (_PROC / str(pid) / "stat").read_text()
+        text = (stat_path or _PROC / str(pid) / "stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     return text[text.rindex(")") + 2 :].split()
+
+
+def thread_cpu_times_s(pid: int) -> dict[str, float]:
+    """CPU seconds of each live thread of one process: "main" for the thread whose id is `pid`, else "NAME-TID"
+    (/proc/PID/task/TID/comm; Python does not name its threads there, so NAME is usually the program's)."""
+    times: dict[str, float] = {}
+    try:
+        tasks = list((_PROC / str(pid) / "task").iterdir())
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return times
+    for task in tasks:
+        fields = _stat_fields(pid, task / "stat")
+        try:
+            name = "main" if task.name == str(pid) else f"{(task / 'comm').read_text().strip()}-{task.name}"
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if fields is not None:
+            times[name] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
+    return times
 
 
 def process_cpu_time_s(pid: int) -> float:

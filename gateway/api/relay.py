@@ -1,56 +1,130 @@
-"""The shared path of `/v1/chat/completions` and `/v1/completions`: read, route, dispatch, answer."""
+"""The shared path of `/v1/chat/completions` and `/v1/completions`: read, route, dispatch, answer.
+
+`CompletionEndpoint` is that path as a bare ASGI app: `create_app` serves the two endpoints with it
+in front of FastAPI's middleware, routing and dependency injection (which cost more CPU than the
+request's own work, measured with benchmarks/profile_gateway.py); the FastAPI routes in
+`gateway.api.chat` and `gateway.api.completions` describe them in the OpenAPI document and serve
+them the same way when the app is called past the fast lane. Answers are sent with prebuilt raw
+headers, and a stream's `data: [DONE]` goes out in the same write as the end of the body.
+"""
 
 from __future__ import annotations
 
-import os
+import asyncio
+import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.types import Send
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from backends.sse import DONE_EVENT
 from gateway.api.body import read_json_body
 from gateway.api.routing import route_request
 from gateway.dispatch import Dispatcher, DispatchRequest, OpenedStream
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InternalError, error_body
 from gateway.runtime import GatewayRuntime
 from gateway.services import GatewayServices
 from gateway.settings import GatewaySettings
 
-__all__ = ["serve_completion", "RelayResponse", "new_request_id"]
+__all__ = ["CompletionEndpoint", "RelayResponse", "gateway_error_response", "internal_error_response", "new_request_id",
+           "serve_completion"]
+
+log = logging.getLogger("switchyard.gateway")
 
 _rng = random.Random()  # for weighted routes; seeded per process
+_ids = random.Random()  # request ids: 96 random bits, no system call per request
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
 
 
 def new_request_id() -> str:
-    return "req_" + os.urandom(12).hex()
+    return f"req_{_ids.getrandbits(96):024x}"
 
 
-class RelayResponse(StreamingResponse):
-    """A streaming response that always closes its source, so a client disconnect closes the upstream
-    and the attempt is reported even when the client left before the first byte; then `on_close`."""
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
 
-    def __init__(self, opened: OpenedStream, *, on_close: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(opened.events, **kwargs)
+
+def gateway_error_response(exc: GatewayError) -> Response:
+    """The OpenAI-shaped JSON error for `exc`, with its headers."""
+    return Response(exc.body(), status_code=exc.status, media_type="application/json", headers=exc.headers)
+
+
+def internal_error_response() -> Response:
+    """500 without details (they are logged)."""
+    return Response(error_body("The gateway hit an internal error; it has been logged.", InternalError.type, None, InternalError.code),
+                    status_code=500, media_type="application/json")
+
+
+class _JsonBytesResponse(Response):
+    """A 200 JSON body that is already bytes, with its headers prebuilt (no header parsing or copying)."""
+
+    def __init__(self, content: bytes, headers: dict[str, str]) -> None:
+        self.status_code = 200
+        self.body = content
+        self.background = None
+        self.raw_headers = [(b"content-length", str(len(content)).encode()), *_JSON_HEADERS, *_raw(headers)]
+
+
+class RelayResponse(Response):
+    """A relayed SSE stream. The client's disconnect (seen by a watcher on `receive`) cancels the relay;
+    the source is always closed, so the upstream is closed and the attempt is reported even when the
+    client left before the first byte; then `on_close`. `data: [DONE]` goes out in one write with the end of the body."""
+
+    def __init__(self, opened: OpenedStream, *, on_close: Callable[[], None], headers: dict[str, str]) -> None:
+        self.status_code = 200
+        self.background = None
         self.opened = opened
         self.on_close = on_close
+        self.raw_headers = [*_SSE_HEADERS, *_raw(headers)]
 
-    async def stream_response(self, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        relay = asyncio.current_task()
+        state = {"done": False, "disconnected": False}
+        watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, relay, state))
+        events = self.opened.events
         try:
-            await super().stream_response(send)
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            async for chunk in events:
+                if chunk.endswith(DONE_EVENT):  # always the last event (gateway.dispatch): end the body with it
+                    state["done"] = True
+                    await send({"type": "http.response.body", "body": chunk, "more_body": False})
+                    return
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            state["done"] = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not state["disconnected"] or relay is None:
+                raise
+            relay.uncancel()  # our own cancellation: the client left, which is not an error
+        except OSError:
+            pass  # the client's socket failed under us: the same as a disconnect
         finally:
+            state["done"] = True
+            watcher.cancel()
             with anyio.CancelScope(shield=True):
-                await self.body_iterator.aclose()  # type: ignore[attr-defined]
+                await events.aclose()  # type: ignore[attr-defined]
                 await self.opened.abandon()
             self.on_close()
 
 
+async def _watch_disconnect(receive: Receive, relay: asyncio.Task[Any] | None, state: dict[str, bool]) -> None:
+    """Cancel `relay` when the client disconnects before the stream is done."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    if not state["done"] and relay is not None:
+        state["disconnected"] = True
+        relay.cancel()
+
+
 async def serve_completion(request: Request, *, path: str, check: Callable[[dict[str, Any]], None]) -> Response:
-    """Answer one completion request (streamed or not) with the routing headers."""
+    """Answer one completion request (streamed or not) with the routing headers; raises GatewayError."""
     started = time.perf_counter()
     state = request.app.state
     settings: GatewaySettings = state.settings
@@ -83,10 +157,8 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
             services.metrics.observe_overhead(decision.route, opened.overhead_ms)
             headers["x-switchyard-backend"] = opened.backend
             headers["x-switchyard-overhead-ms"] = f"{opened.overhead_ms:.3f}"
-            headers["cache-control"] = "no-cache"
             admitted = False  # settled when the stream ends
-            return RelayResponse(opened, on_close=lambda: services.settle(request_id),
-                                 media_type="text/event-stream", headers=headers)
+            return RelayResponse(opened, on_close=lambda: services.settle(request_id), headers=headers)
         call = await dispatcher.complete(dispatch_request)
     except GatewayError as exc:
         exc.headers = {**headers, **exc.headers}
@@ -98,4 +170,22 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
     headers["x-switchyard-backend"] = call.backend
     headers["x-switchyard-overhead-ms"] = f"{call.overhead_ms:.3f}"
     headers["x-switchyard-cost-usd"] = "unknown" if call.cost_usd is None else f"{call.cost_usd:.8f}"
-    return Response(call.content, media_type="application/json", headers=headers)
+    return _JsonBytesResponse(call.content, headers)
+
+
+class CompletionEndpoint:
+    """`serve_completion` for one path as a bare ASGI app, with the app's error shapes (see the module docstring)."""
+
+    def __init__(self, path: str, check: Callable[[dict[str, Any]], None]) -> None:
+        self.path = path
+        self.check = check
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            response = await serve_completion(Request(scope, receive), path=self.path, check=self.check)
+        except GatewayError as exc:
+            response = gateway_error_response(exc)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            response = internal_error_response()
+        await response(scope, receive, send)

@@ -10,11 +10,14 @@ and reads the cluster's state back:
 - latency windows: one shared list of recent outcomes per backend (`...:samples`, newest first,
   `WINDOW_SIZE` long, each with its time), replayed through a `MemoryStateStore` so percentiles,
   error rate and token averages mean exactly what they mean in one process, ages included;
-- the circuit: consecutive failures across replicas in `...:failures` and an opening in
-  `...:open_until_ms`, updated by one Lua script with the policy's `circuit_breaker` settings. A
-  circuit opened by any replica (or by failures spread over several) blocks the backend on every
-  replica until the cool-down ends; then each replica's own breaker lets traffic try again, one
-  more failure re-opens it for all, and a success resets the count.
+- the circuit: consecutive failures across replicas in `...:failures`, the outcomes of the last
+  `window_attempts` attempts across replicas in `...:window` ('1' failed, '0' ok, newest first) and
+  an opening in `...:open_until_ms`, updated by one Lua script with the policy's `circuit_breaker`
+  settings: it opens on the same two conditions as one process's breaker (consecutive failures
+  and the window's failure rate, see `gateway.live.circuit`). A circuit opened by any replica (or
+  by failures spread over several) blocks the backend on every replica until the cool-down ends;
+  then each replica's own breaker lets traffic try again, one more failure re-opens it for all if
+  the window's rate still holds, and a success resets the count.
 
 When Redis is away the store serves its local state alone, logs one warning, keeps what it
 observes (bounded) and publishes it when Redis returns (resynchronisation).
@@ -52,8 +55,9 @@ FORGET_REPLICA_AFTER_S = 3600  # heartbeats older than this are removed (the rep
 WINDOW_FIELDS = ("ttft_p50_ms", "ttft_p95_ms", "tpot_p50_ms", "tpot_p95_ms", "error_rate", "avg_output_tokens",
                  "cache_hit_ratio")  # what the shared window replaces in the local snapshot
 
-# KEYS: failures, open_until_ms. ARGV: reset (1: a success came first), failures after it, threshold (0: breaker
-# disabled), cooldown_ms, now_ms. Returns {consecutive failures, open_until_ms}.
+# KEYS: failures, open_until_ms, window. ARGV: reset (1: a success came first), failures after it, threshold (0:
+# breaker disabled), cooldown_ms, now_ms, outcomes since the last push ('1' failed, '0' ok, oldest first),
+# window_attempts, minimum_attempts, failure_rate_threshold. Returns {consecutive failures, open_until_ms}.
 CIRCUIT_LUA = """
 local failures
 if ARGV[1] == '1' then
@@ -63,9 +67,20 @@ if ARGV[1] == '1' then
 else
   failures = redis.call('INCRBY', KEYS[1], ARGV[2])
 end
+local outcomes = ARGV[6]
+for i = 1, #outcomes do
+  redis.call('LPUSH', KEYS[3], string.sub(outcomes, i, i))
+end
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[7]) - 1)
+local window = redis.call('LRANGE', KEYS[3], 0, -1)
+local failed = 0
+for _, outcome in ipairs(window) do
+  if outcome == '1' then failed = failed + 1 end
+end
 local open_until = tonumber(redis.call('GET', KEYS[2]) or '0')
 local now, threshold = tonumber(ARGV[5]), tonumber(ARGV[3])
-if threshold > 0 and tonumber(ARGV[2]) > 0 and failures >= threshold and open_until <= now then
+local rate_holds = #window >= tonumber(ARGV[8]) and failed >= tonumber(ARGV[9]) * #window
+if threshold > 0 and tonumber(ARGV[2]) > 0 and failures >= threshold and rate_holds and open_until <= now then
   open_until = now + tonumber(ARGV[4])
   redis.call('SET', KEYS[2], open_until)
 end
@@ -92,13 +107,15 @@ def _replayed(backend: str, fields: list[Any]) -> AttemptOutcome:
 
 
 class _FailureNews:
-    """Failure news of one backend since the last push: whether a success reset the count, and failures after it."""
+    """Failure news of one backend since the last push: whether a success reset the count, failures
+    after it, and every outcome in order ('1' failed, '0' ok; the newest `window_attempts` kept)."""
 
-    __slots__ = ("reset", "failures")
+    __slots__ = ("reset", "failures", "outcomes")
 
-    def __init__(self) -> None:
+    def __init__(self, window_attempts: int) -> None:
         self.reset = False
         self.failures = 0
+        self.outcomes: deque[str] = deque(maxlen=window_attempts)
 
 
 class RedisStateStore:
@@ -167,11 +184,12 @@ class RedisStateStore:
         samples.append((self._clock(), outcome))
         news = self._news_failures.get(backend)
         if news is None:
-            news = self._news_failures[backend] = _FailureNews()
+            news = self._news_failures[backend] = _FailureNews(self._spec.window_attempts)
         if outcome.ok:
             news.reset, news.failures = True, 0
         else:
             news.failures += 1
+        news.outcomes.append("0" if outcome.ok else "1")
 
     def set_external(self, backend: str, state: BackendState) -> None:
         self._local.set_external(backend, state)
@@ -286,12 +304,15 @@ class RedisStateStore:
         for backend, replicas in dead_fields.items():
             pipe.hdel(self._key(backend, "inflight"), *replicas)
         circuits = [backend for backend, news in failures.items() if news.reset or news.failures]
+        spec = self._spec
         for backend in circuits:
             news = failures[backend]
-            threshold = self._spec.consecutive_failures if self._spec.enabled else 0
-            await self._script(keys=[self._key(backend, "failures"), self._key(backend, "open_until_ms")],
-                               args=[int(news.reset), news.failures, threshold, int(self._spec.cooldown_s * 1000),
-                                     int(now_ms)], client=pipe)
+            threshold = spec.consecutive_failures if spec.enabled else 0
+            await self._script(keys=[self._key(backend, "failures"), self._key(backend, "open_until_ms"),
+                                     self._key(backend, "window")],
+                               args=[int(news.reset), news.failures, threshold, int(spec.cooldown_s * 1000), int(now_ms),
+                                     "".join(news.outcomes), spec.window_attempts, spec.minimum_attempts,
+                                     spec.failure_rate_threshold], client=pipe)
         try:
             results = await pipe.execute()
         except BaseException:
@@ -312,7 +333,9 @@ class RedisStateStore:
             newer = self._news_failures.get(backend)
             if newer is None:
                 self._news_failures[backend] = older
-            elif not newer.reset:  # a success since then makes the older news moot
+                continue
+            newer.outcomes = deque([*older.outcomes, *newer.outcomes], maxlen=newer.outcomes.maxlen)  # newest kept
+            if not newer.reset:  # a success since then makes the older count moot
                 newer.reset, newer.failures = older.reset, older.failures + newer.failures
 
     async def _pull(self) -> None:

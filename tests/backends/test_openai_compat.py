@@ -9,6 +9,7 @@ from scripted_upstream import ScriptedUpstream, always
 
 from backends.base import BackendTimeouts
 from backends.errors import (
+    UpstreamAuthError,
     UpstreamClientError,
     UpstreamConnectError,
     UpstreamMidstreamError,
@@ -137,6 +138,53 @@ async def test_status_errors_are_classified(status, error, kind):
         assert caught.value.retry_after_s == 3.0
     if status == 400:
         assert caught.value.status == 400 and not caught.value.retryable
+
+
+@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+async def test_an_upstream_refusing_the_gateways_key_is_a_502_that_falls_back_and_never_relays_its_text(status, stream):
+    def handler(request):
+        return httpx.Response(status, json={"error": {"message": "Incorrect API key provided: sk-up. Find yours at ..."}})
+
+    backend = _backend(handler)
+    with pytest.raises(UpstreamAuthError) as caught:
+        if stream:
+            await backend.stream({}, "/chat/completions", client_wants_usage=False).__anext__()
+        else:
+            await backend.complete({}, "/chat/completions")
+    error = caught.value
+    assert (error.status, error.kind, error.code, error.retryable, error.upstream_status) == (
+        502, "server_error", "upstream_auth_failed", True, status)
+    assert error.message == f"backend b rejected the gateway's credential for it (upstream {status}); check its api_key"
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_an_upstream_redirect_is_a_server_error_and_not_followed(status):
+    asked: list[str] = []
+
+    def handler(request):
+        asked.append(str(request.url))
+        return httpx.Response(status, headers={"location": "http://elsewhere.test/v1/chat/completions"})
+
+    with pytest.raises(UpstreamServerError) as caught:
+        await _backend(handler).complete({}, "/chat/completions")
+    assert caught.value.kind == "server_error" and caught.value.retryable and caught.value.status == 502
+    assert asked == ["http://upstream.test/v1/chat/completions"]
+
+
+async def test_the_backends_own_key_is_redacted_from_any_upstream_text_it_passes_on():
+    def handler(request):
+        return httpx.Response(400, json={"error": {"message": "bad request sent with key sk-up"}})
+
+    with pytest.raises(UpstreamClientError) as caught:
+        await _backend(handler).complete({}, "/chat/completions")
+    assert caught.value.message == "backend b answered 400: bad request sent with key [redacted]"
+    error_event = b"data: " + orjson.dumps({"error": {"message": "quota for sk-up exceeded"}}) + b"\n\n"
+    stream = _backend(_sse(ROLE, _chunk({"content": "hi"}), error_event)).stream({}, "/c", client_wants_usage=False)
+    await stream.__anext__()
+    with pytest.raises(UpstreamMidstreamError) as caught_midstream:
+        await stream.__anext__()
+    assert "sk-up" not in caught_midstream.value.message and "[redacted]" in caught_midstream.value.message
 
 
 async def test_connect_failure_is_a_connect_error():

@@ -1,5 +1,6 @@
-"""The circuit breaker on a running gateway: opens after N consecutive failures, then lets exactly
-one trial request through after the cool-down; the trial's success closes it, its failure re-opens it."""
+"""The circuit breaker on a running gateway: opens after N consecutive failures (with a window of 2N
+attempts the failure-rate gate agrees), then lets exactly one trial request through after the
+cool-down; the trial's success closes it, its failure re-opens it."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ models: {{auto: {{}}}}
 routes: [{{name: default, use: [primary, secondary], prefer: order}}]
 fallback:
   on: [connect_error, timeout, rate_limited, server_error]
-  circuit_breaker: {{consecutive_failures: {FAILURES}, cooldown_s: 1}}
+  circuit_breaker: {{consecutive_failures: {FAILURES}, minimum_attempts: {FAILURES}, window_attempts: {2 * FAILURES}, cooldown_s: 1}}
 """
 
 

@@ -1,7 +1,10 @@
-"""The circuit breaker: opens after N consecutive failures, lets exactly one trial through after the
-cool-down, closes on its success and re-opens on its failure; and how the state store exposes it."""
+"""The circuit breaker: opens after N consecutive failures when the window's failure rate agrees, lets
+exactly one trial through after the cool-down, closes on its success and re-opens on its failure; and
+how the state store exposes it."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 
@@ -10,7 +13,14 @@ from gateway.outcomes import AttemptOutcome
 from gateway.state.memory import MemoryStateStore
 from policies.schema import CircuitBreakerSpec
 
-SPEC = CircuitBreakerSpec(consecutive_failures=3, cooldown_s=10.0)
+
+
+def _consecutive(failures: int, **settings: float) -> CircuitBreakerSpec:
+    """A breaker whose rate gate agrees with any run of `failures` (a window of just those attempts)."""
+    return CircuitBreakerSpec(consecutive_failures=failures, minimum_attempts=failures, window_attempts=failures, **settings)
+
+
+SPEC = _consecutive(3, cooldown_s=10.0)
 CLOSED, OPEN, HALF_OPEN = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
 
 # Each step: (time s, event, request id, expected state after, expected admit result or None).
@@ -72,14 +82,94 @@ def test_circuit_breaker_state_machine(steps):
 
 
 def test_a_disabled_breaker_never_opens_and_disabling_closes_an_open_one():
-    breaker = CircuitBreaker(CircuitBreakerSpec(enabled=False, consecutive_failures=1))
+    breaker = CircuitBreaker(_consecutive(1, enabled=False))
     breaker.on_failure("a", 0)
     assert breaker.state(0) is CLOSED and breaker.admit("b", 0)
-    enabled = CircuitBreaker(CircuitBreakerSpec(consecutive_failures=1))
+    enabled = CircuitBreaker(_consecutive(1))
     enabled.on_failure("a", 0)
     assert enabled.state(0) is OPEN
     enabled.configure(CircuitBreakerSpec(enabled=False))
     assert enabled.state(0) is CLOSED and enabled.admit("b", 0)
+
+
+RATE = CircuitBreakerSpec(consecutive_failures=2, failure_rate_threshold=0.5, window_attempts=6, minimum_attempts=4)
+
+# (outcomes in the order they finish, F failed and . succeeded, with RATE) -> the attempt (1-based) that opens it, or None
+RATE_CASES = {
+    "a run of failures below the minimum volume does not open": ("FFF", None),
+    "the run and the rate hold together on the minimum volume": ("FFFF", 4),
+    "a run long enough but a rate too low does not open": ("....FF", None),
+    "both hold once enough failures fill the window": ("....FFF", 7),
+    "failures spread out never make a run": ("F.F.F.F.F.F.", None),
+    "the rate counts only the last window_attempts": ("FF.F.F......FF", None),
+    "a run after a mostly failing window opens at once": ("F.F.FF", 6),
+}
+
+
+@pytest.mark.parametrize(("outcomes", "opens_at"), list(RATE_CASES.values()), ids=list(RATE_CASES))
+def test_the_circuit_opens_only_when_the_run_and_the_window_failure_rate_both_hold(outcomes, opens_at):
+    breaker = CircuitBreaker(RATE)
+    opened = None
+    for attempt, outcome in enumerate(outcomes, start=1):
+        if outcome == "F":
+            breaker.on_failure(f"r{attempt}", attempt)
+        else:
+            breaker.on_success(f"r{attempt}")
+        if opened is None and breaker.state(attempt) is OPEN:
+            opened = attempt
+    assert opened == opens_at
+
+
+def test_a_trial_that_succeeds_clears_the_window():
+    breaker = CircuitBreaker(RATE)
+    for attempt in range(4):
+        breaker.on_failure(f"r{attempt}", 0)
+    assert breaker.admit("trial", 30)
+    breaker.on_success("trial")
+    assert (breaker.state(30), len(breaker.window), breaker.failure_rate()) == (CLOSED, 0, None)
+
+
+@pytest.mark.parametrize(("successes_before", "failures_to_open"), [(0, 15), (5, 10), (200, 15)])
+def test_with_the_defaults_a_dead_backend_opens_within_ten_to_fifteen_failed_attempts(successes_before, failures_to_open):
+    breaker = CircuitBreaker(CircuitBreakerSpec())
+    for attempt in range(successes_before):
+        breaker.on_success(f"ok{attempt}")
+    failures = 0
+    while breaker.state(0) is CLOSED:
+        failures += 1
+        breaker.on_failure(f"f{failures}", 0)
+    assert failures == failures_to_open
+
+
+def _bursty(seed: int, attempts: int, fail_rate: float, burst: int) -> list[bool]:
+    """Outcomes in finishing order when failures come back fast: every `burst` failures of a stretch of
+    traffic are reported together, ahead of the stretch's successes (True: failed)."""
+    rng = random.Random(seed)
+    failed = [rng.random() < fail_rate for _ in range(attempts)]
+    stretch = round(burst / fail_rate)  # the traffic that holds `burst` failures on average
+    finished: list[bool] = []
+    for start in range(0, attempts, stretch):
+        part = failed[start:start + stretch]
+        finished += sorted(part, reverse=True)  # the stretch's failures first
+    return finished
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_with_the_defaults_a_five_percent_faulty_backend_never_opens_though_failures_finish_in_bursts(seed):
+    outcomes = _bursty(seed, attempts=20_000, fail_rate=0.05, burst=4)  # 4: one backend's share of 200 clients
+    assert max(len(run) for run in "".join("F" if f else "." for f in outcomes).split(".")) >= 5  # the old breaker would open
+    breaker = CircuitBreaker(CircuitBreakerSpec())
+    for attempt, failed in enumerate(outcomes):
+        if failed:
+            breaker.on_failure(f"r{attempt}", 0)
+        else:
+            breaker.on_success(f"r{attempt}")
+        assert breaker.state(0) is CLOSED, attempt
+
+
+def test_a_window_smaller_than_the_minimum_volume_is_refused():
+    with pytest.raises(ValueError, match="minimum_attempts 30 > window_attempts 20"):
+        CircuitBreakerSpec(minimum_attempts=30, window_attempts=20)
 
 
 def test_blocks_for_routing_while_open_or_while_the_trial_is_out():
@@ -117,7 +207,7 @@ class FakeClock:
 
 def test_store_opens_the_circuit_in_the_snapshot_at_once_and_reopens_it_after_a_failed_trial():
     clock = FakeClock()
-    store = MemoryStateStore(CircuitBreakerSpec(consecutive_failures=2, cooldown_s=5), clock=clock)
+    store = MemoryStateStore(_consecutive(2, cooldown_s=5), clock=clock)
     assert _attempt(store, "r1", ok=False) and not store.snapshot()["a"].circuit_open
     assert _attempt(store, "r2", ok=False)
     assert store.snapshot()["a"].circuit_open and store.circuit_state("a") is OPEN
@@ -136,7 +226,7 @@ def test_store_opens_the_circuit_in_the_snapshot_at_once_and_reopens_it_after_a_
 
 def test_store_closes_the_circuit_when_the_trial_succeeds_and_client_mistakes_do_not_count():
     clock = FakeClock()
-    store = MemoryStateStore(CircuitBreakerSpec(consecutive_failures=1, cooldown_s=1), clock=clock)
+    store = MemoryStateStore(_consecutive(1, cooldown_s=1), clock=clock)
     assert _attempt(store, "r0", ok=False, kind="client_error")  # the client's fault: no verdict
     assert store.circuit_state("a") is CLOSED
     assert _attempt(store, "r1", ok=False)
@@ -150,7 +240,7 @@ def test_store_closes_the_circuit_when_the_trial_succeeds_and_client_mistakes_do
 
 
 def test_store_applies_new_circuit_settings_to_every_backend():
-    store = MemoryStateStore(CircuitBreakerSpec(consecutive_failures=1))
+    store = MemoryStateStore(_consecutive(1))
     assert _attempt(store, "r1", ok=False)
     assert store.snapshot()["a"].circuit_open
     store.configure_circuits(CircuitBreakerSpec(enabled=False))

@@ -92,6 +92,43 @@ async def test_stops_after_max_attempts():
     assert caught.value.code == "connect_error" and "tried: a, b" in caught.value.message
 
 
+@pytest.mark.parametrize(("status", "code"), [(401, "upstream_auth_failed"), (403, "upstream_auth_failed"), (302, "server_error")])
+async def test_an_upstream_auth_failure_or_redirect_falls_back_and_is_a_502_when_nothing_absorbs_it(status, code):
+    runtime, sent = _runtime({"a": status, "b": 200, "c": 200})
+    assert (await Dispatcher(runtime).complete(_request(["a", "b"]))).backend == "b"
+    with pytest.raises(UpstreamFailedError) as caught:
+        await Dispatcher(runtime).complete(_request(["a"]))
+    assert (caught.value.status, caught.value.code, caught.value.type) == (502, code, "upstream_error")
+
+
+def _trip(runtime: GatewayRuntime, backend: str) -> None:
+    """Open `backend`'s circuit by failing it as often as the default breaker needs."""
+    for attempt in range(runtime.policy.fallback.circuit_breaker.minimum_attempts):
+        runtime.state.attempt_started(backend)
+        runtime.state.record(AttemptOutcome(
+            request_id=f"trip{attempt}", attempt=1, backend=backend, route="default", upstream_model="m", streamed=False,
+            ok=False, status=500, error_kind="server_error", latency_ms=1.0, ttft_ms=None, usage=None, cost_usd=None,
+            started_at=0.0))
+
+
+async def test_the_give_up_message_names_only_the_backends_actually_tried():
+    runtime, sent = _runtime({"a": 200, "b": 500, "c": 200})
+    _trip(runtime, "a")
+    with pytest.raises(UpstreamFailedError) as caught:
+        await Dispatcher(runtime).complete(_request(["a", "b"]))
+    assert [s["host"] for s in sent] == ["b.test"]  # a's circuit is open: skipped
+    assert caught.value.message.endswith("(tried: b)")
+
+
+async def test_a_decision_in_panic_mode_tries_a_backend_whose_circuit_is_open():
+    runtime, sent = _runtime({"a": 200, "b": 200, "c": 200})
+    _trip(runtime, "a")
+    request = _request(["a"])
+    request.decision = Decision(route="default", chain=["a"], candidates=[], thinking=None, panic=True)
+    assert (await Dispatcher(runtime).complete(request)).backend == "a"
+    assert runtime.state.circuit_state("a").value == "open"  # a request outside the trial decides nothing
+
+
 async def test_each_attempt_gets_its_own_body_and_the_clients_is_untouched():
     runtime, sent = _runtime({"a": 500, "b": 200, "c": 200})
     body = {"model": "auto", "messages": [{"role": "user", "content": "x"}], "extra": [1]}

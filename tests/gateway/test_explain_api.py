@@ -81,7 +81,7 @@ def test_explain_calls_no_backend(gateway, env):
     [
         ({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, 404, "model_not_found"),
         ({"model": "auto"}, 400, None),
-        ({"model": "auto", "messages": [{"role": "user", "content": "word " * 200_000}]}, 503, "no_backend_available"),
+        ({"model": "auto", "messages": [{"role": "user", "content": "word " * 200_000}]}, 400, "context_length_exceeded"),
     ],
 )
 def test_unroutable_bodies_get_an_openai_error(gateway, body, status, code):

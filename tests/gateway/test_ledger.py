@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 
 import pytest
 from accounting_fixtures import accounting_policy, closed_port, make_outcome, prefix, redis_client  # noqa: F401 - fixtures
@@ -111,3 +113,75 @@ async def test_redis_down_sends_batches_to_sqlite_and_warns_once(ledger, caplog)
     assert len([r for r in caplog.records if "Redis stream unavailable" in r.message]) == 1
     await writer.close()
     await dead.aclose()
+
+
+class _GatedLedger:
+    """A SqliteLedger whose writes wait for `release` (set from the test), counting the batches written."""
+
+    def __init__(self, ledger: SqliteLedger) -> None:
+        self.ledger, self.path = ledger, ledger.path
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.batches: list[int] = []
+
+    def write(self, rows):
+        self.entered.set()
+        self.release.wait(10)
+        self.batches.append(len(rows))
+        return self.ledger.write(rows)
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+async def test_commits_arriving_while_a_batch_is_written_share_the_next_commit(ledger):
+    gated = _GatedLedger(ledger)
+    writer = LedgerWriter(gated, flush_interval_s=60.0)  # type: ignore[arg-type]
+    writer.start()
+    writer.on_outcome(make_outcome("req_first"))
+    first = asyncio.ensure_future(writer.commit())
+    while not gated.entered.is_set():  # polled: the first batch is being written (held by the gate)
+        await asyncio.sleep(0.005)
+    later = []
+    for i in range(5):
+        writer.on_outcome(make_outcome(f"req_{i}"))
+        later.append(asyncio.ensure_future(writer.commit()))
+    gated.release.set()
+    assert await first and all(await asyncio.gather(*later))
+    assert gated.batches == [1, 5]  # group commit: five responses, one write
+    assert ledger.count() == 6
+    await writer.close()
+
+
+async def test_a_row_nobody_commits_is_written_after_the_flush_interval(ledger):
+    writer = LedgerWriter(ledger, flush_interval_s=0.05)
+    writer.start()
+    writer.on_outcome(make_outcome("req_abandoned"))  # e.g. a client that left: no commit() waits for it
+    for _ in range(500):  # polled; the flush timer fires after 0.05 s
+        if writer.durable:
+            break
+        await asyncio.sleep(0.01)
+    assert writer.durable == 1 and ledger.count() == 1
+    await writer.close()
+
+
+async def test_a_failing_write_keeps_the_rows_and_commit_gives_up_after_its_timeout(ledger, caplog):
+    class Broken:
+        path = ledger.path
+
+        def write(self, rows):
+            raise OSError("disk full")
+
+        def close(self) -> None:
+            pass
+
+    writer = LedgerWriter(Broken(), flush_interval_s=0.05)  # type: ignore[arg-type]
+    writer.start()
+    writer.on_outcome(make_outcome("req_a"))
+    with caplog.at_level(logging.WARNING, logger="switchyard.ledger"):
+        assert await writer.commit(timeout_s=0.2) is False
+    assert writer.durable == 0 and writer.appended == 1
+    assert any("not yet durable" in r.message for r in caplog.records)
+    writer.ledger = ledger  # the disk is back: the kept row is written by the next flush
+    assert await writer.commit()
+    assert ledger.count() == 1
+    await writer.close()

@@ -23,7 +23,7 @@ from policies.schema import CircuitBreakerSpec
 
 pytestmark = pytest.mark.redis
 POLL_TIMEOUT_S = 10.0  # a backstop: conditions are polled
-BREAKER = CircuitBreakerSpec(consecutive_failures=3, cooldown_s=30.0)
+BREAKER = CircuitBreakerSpec(consecutive_failures=3, minimum_attempts=3, window_attempts=6, cooldown_s=30.0)
 
 
 
@@ -39,10 +39,12 @@ def _succeed(store: RedisStateStore, backend: str = "novita", ttft_ms: float = 1
 
 
 @pytest.fixture
-async def replicas(redis_url, prefix):
+async def replicas(request, redis_url, prefix):
+    """Two replicas on one clock; the breaker is BREAKER unless the test is parametrized with another."""
     clock = FakeClock()
+    breaker = getattr(request, "param", BREAKER)
     clients = [connect_redis(redis_url) for _ in range(2)]
-    stores = [RedisStateStore(c, prefix, circuit=BREAKER, replica_id=f"r{i}", clock=clock, stats_interval_s=0.0)
+    stores = [RedisStateStore(c, prefix, circuit=breaker, replica_id=f"r{i}", clock=clock, stats_interval_s=0.0)
               for i, c in enumerate(clients)]
     yield stores[0], stores[1], clock
     for store, client in zip(stores, clients):
@@ -77,6 +79,28 @@ async def test_a_success_resets_the_shared_failure_count(replicas):
     await first.sync()
     await second.sync()
     assert not second.snapshot()["novita"].circuit_open
+
+
+@pytest.mark.parametrize(
+    "replicas", [CircuitBreakerSpec(consecutive_failures=3, minimum_attempts=3, window_attempts=6, failure_rate_threshold=0.8)],
+    indirect=True,
+)
+async def test_the_shared_circuit_opens_when_the_cluster_window_failure_rate_holds_too(replicas):
+    first, second, _ = replicas
+    for _ in range(6):
+        _succeed(second)
+    await second.sync()
+    _fail(first, times=2)
+    await first.sync()
+    _fail(second, times=2)  # a shared run of 4, but 4 of the last 6 is under the 0.8 threshold
+    await second.sync()
+    await first.sync()
+    assert not second.snapshot()["novita"].circuit_open and not first.snapshot()["novita"].circuit_open
+    _fail(first)  # 5 of the last 6
+    await first.sync()
+    await second.sync()
+    assert second.snapshot()["novita"].circuit_open
+    assert second._local.circuit_state("novita").value == "closed"  # opened by the cluster's view, not its own
 
 
 async def test_in_flight_counts_add_up_across_live_replicas(replicas):

@@ -49,7 +49,8 @@ def faults_stack(hardened_stack: HardenedStack, servers: ServerLauncher, tmp_pat
     """The shared emulators behind a gateway of their own whose circuit breaker is on."""
     emulators = hardened_stack.emulators
     policy = hardening_policy(emulators["primary"].v1, emulators["secondary"].v1,
-                              circuit=f"{{consecutive_failures: {FAILURES}, cooldown_s: 1}}")
+                              circuit=f"{{consecutive_failures: {FAILURES}, minimum_attempts: {FAILURES}, "
+                                      f"window_attempts: {2 * FAILURES}, cooldown_s: 1}}")
     refused = servers.emulator("vllm", name="faults-refused")
     policy = _with_refused_backend(policy, refused.v1)
     env = gateway_env(tmp_path_factory.mktemp("faults"), SWITCHYARD_HEALTH_INTERVAL_S=str(HEALTH_INTERVAL_S))

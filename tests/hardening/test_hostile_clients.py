@@ -89,11 +89,6 @@ def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_and_is_still_
     assert record["streamed"] is True and record["key_name"] == "hardening-client"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the attempt's record has prompt/completion tokens 0 and cost None when the client leaves mid-stream, "
-    "though it was sent tokens: the upstream's usage chunk never arrives. Fix in gateway/dispatch.py _relay / "
-    "backends usage: count the content chunks relayed and estimate the prompt (as routing does) when usage is missing."
-))
 def test_a_client_that_disconnects_mid_stream_is_billed_for_what_it_received(stack):
     stack.set_faults("primary", fail_rate=1.0, fail_mode="slow", slow_ms=50)
     body = {"model": "auto", "messages": HELLO, "max_tokens": 200, "stream": True}
@@ -189,13 +184,9 @@ def test_a_backend_redirect_is_never_followed(redirecting_stack, stream):
     response = httpx.post(f"{url}/chat/completions", json=body)
     assert len(redirector.paths) == before + 1  # the configured backend was asked...
     assert target.paths == []  # ...and where it pointed was not
-    assert "error" in response.json() and "Traceback" not in response.text
+    assert response.status_code == 200 and response.headers["x-switchyard-backend"] == "secondary"  # fell back instead
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "backends/openai_compat.py status_error() classes an upstream 3xx as client_error, so the gateway answers the "
-    "client with the upstream's 302 and does not fall back. Fix there: 3xx (like 5xx) -> server_error."
-))
 def test_a_backend_redirect_counts_as_a_backend_failure_and_falls_back(redirecting_stack):
     url, _, _ = redirecting_stack
     response = httpx.post(f"{url}/chat/completions", json={"model": "auto", "messages": HELLO, "max_tokens": 2})

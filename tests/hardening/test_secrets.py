@@ -91,11 +91,6 @@ def test_no_key_appears_in_any_response_or_log(stack):
     assert [secret for secret in ALL_SECRETS if secret in log] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "LEAK: backends/openai_compat.py status_error() relays the upstream's error message, so a provider that "
-    "echoes the bearer token (OpenAI's 'Incorrect API key provided: sk-...') leaks the provider key to the "
-    "client and, as a 401, blames the client's key. Fix there: 401/403 upstream -> 502 without the upstream text."
-))
 def test_a_provider_that_echoes_its_key_in_an_error_does_not_leak_it(stack):
     transcript = Transcript()
     stack.set_faults("secondary", fail_rate=1.0, fail_mode="401")

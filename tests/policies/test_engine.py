@@ -113,6 +113,44 @@ def test_everything_filtered_out_raises_no_candidate_with_every_reason(make_poli
     )
 
 
+PANIC_NOTE = "circuit open, tried anyway: every candidate's circuit is open"
+PANIC_CASES = {
+    # name: (state of each backend of route [local, novita], expected chain, panic, expected reasons)
+    "every circuit open: all tried anyway, in the route's order": (
+        {"local": BackendState(circuit_open=True), "novita": BackendState(circuit_open=True)},
+        ["local", "novita"], True, {"local": f"rank 1 by order; {PANIC_NOTE}", "novita": f"rank 2 by order; {PANIC_NOTE}"},
+    ),
+    "one circuit open, one closed: the open one is dropped as usual": (
+        {"local": BackendState(circuit_open=True)},
+        ["novita"], False, {"local": "circuit open", "novita": "rank 1 by order"},
+    ),
+    "no circuit open: no panic": (
+        {}, ["local", "novita"], False, {"local": "rank 1 by order", "novita": "rank 2 by order"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("states", "chain", "panic", "reasons"), list(PANIC_CASES.values()), ids=list(PANIC_CASES))
+def test_panic_mode_tries_open_circuits_only_when_every_candidate_is_dropped_for_one(make_policy, states, chain, panic, reasons):
+    policy = make_policy(routes=[{"name": "pair", "use": ["local", "novita"]}])
+    decision = decide(policy, RequestFeatures(model="auto"), states)
+    assert (decision.chain, decision.panic) == (chain, panic)
+    assert {v.backend: v.reason for v in decision.candidates} == reasons
+
+
+@pytest.mark.parametrize(
+    ("local", "novita"),
+    [(BackendState(circuit_open=True), BackendState(healthy=False)),
+     (BackendState(circuit_open=True, in_flight=4), BackendState(circuit_open=True))],
+    ids=["the other is unhealthy", "one open circuit is also saturated"],
+)
+def test_no_panic_when_some_candidate_is_dropped_for_another_reason(make_policy, local, novita):
+    policy = make_policy(routes=[{"name": "pair", "use": ["local", "novita"]}])
+    with pytest.raises(NoCandidateError) as caught:
+        decide(policy, RequestFeatures(model="auto"), {"local": local, "novita": novita})
+    assert caught.value.reasons[0] == ("local", "circuit open")
+
+
 def test_unknown_model_raises_404_listing_known_models(make_policy):
     with pytest.raises(UnknownModelError) as caught:
         decide(make_policy(), RequestFeatures(model="gpt-4"), {})

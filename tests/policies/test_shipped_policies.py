@@ -103,10 +103,19 @@ def test_canary_splits_ninety_ten_and_forces_the_canary_by_header():
 
 def test_everything_down_in_demo_gives_a_503_with_reasons():
     policy = _load("demo.yaml")
-    down = {name: BackendState(circuit_open=True) for name in policy.backends}
+    down = {name: BackendState(healthy=False) for name in policy.backends}
     with pytest.raises(NoCandidateError) as caught:
         decide(policy, RequestFeatures(model="auto"), down)
-    assert caught.value.reasons == [(name, "circuit open") for name in ("local-v32", "novita-v32", "fireworks-terminus")]
+    reason = "unhealthy (health probe failing)"
+    assert caught.value.reasons == [(name, reason) for name in ("local-v32", "novita-v32", "fireworks-terminus")]
+
+
+def test_every_circuit_open_in_demo_tries_them_all_anyway():
+    policy = _load("demo.yaml")
+    tripped = {name: BackendState(circuit_open=True) for name in policy.backends}
+    decision = decide(policy, RequestFeatures(model="auto"), tripped)
+    assert decision.panic and decision.chain == ["local-v32", "novita-v32", "fireworks-terminus"]
+    assert all("circuit open, tried anyway" in verdict.reason for verdict in decision.candidates)
 
 
 def test_policies_package_imports_no_http_server_redis_or_litellm():
