@@ -4,7 +4,8 @@ Usage: .venv/bin/python benchmarks/overhead.py [--requests N] [--duration-s S] [
 
 Starts a zero-delay upstream (by default the minimal raw-asyncio one in benchmarks/harness/
 upstream.py; `--upstream emulator` uses `gateway emulate --ttft-ms 0 --tpot-ms 0`), the gateway
-on a one-backend policy, nginx (when installed) and, with --with-litellm, LiteLLM Proxy 1.110.2
+on the benchmark policy with routing, accounting and metrics all on (benchmarks/harness/
+gateway_policy.py), nginx (when installed) and, with --with-litellm, LiteLLM Proxy 1.110.2
 from a venv it builds on first use. Every path is measured with the same load generator, on
 loopback only, interleaved: each scenario is split into rounds, and each round runs every path
 once, in rotated order, so drift on this shared machine hits all paths alike. Scenarios:

@@ -114,6 +114,7 @@ class GatewayMetrics:
         self._outcomes: list[AttemptOutcome] = []
         self._overheads: list[tuple[str, float]] = []
         self._cache: dict[tuple[str, str, str, str], _Children] = {}
+        self._overhead_children: dict[str, Any] = {}
 
     # -- the request path: appends only ------------------------------------------------------
 
@@ -147,8 +148,12 @@ class GatewayMetrics:
         for outcome in outcomes:
             self._apply_outcome(outcome)
         overheads, self._overheads = self._overheads, []
+        children = self._overhead_children
         for route, overhead_ms in overheads:
-            self.overhead.labels(route).observe(overhead_ms / 1000)
+            child = children.get(route)
+            if child is None:
+                child = children[route] = self.overhead.labels(route)
+            child.observe(overhead_ms / 1000)
 
     def _children(self, route: str, backend: str, status: str, key: str) -> _Children:
         """The label children of one (route, backend, status, key), looked up once and kept."""

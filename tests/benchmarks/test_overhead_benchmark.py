@@ -5,6 +5,7 @@ No timing assertions: this checks the benchmark, not the gateway's speed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.harness.gateway_policy import BENCH_KEY, gateway_policy_yaml
 from benchmarks.harness.nginx import find_nginx
+from policies.loader import parse_policy_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = {"non-stream c1", "non-stream c32", "non-stream c128", "stream c1", "stream c32"}
@@ -79,3 +82,19 @@ def test_a_bad_path_name_is_a_usage_error() -> None:
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "--paths: unknown haproxy" in done.stderr
+
+
+def test_more_than_one_gateway_worker_needs_redis() -> None:
+    argv = [sys.executable, "benchmarks/overhead.py", "--paths", "direct,gateway", "--workers", "2"]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--workers above 1 needs --redis-url" in done.stderr
+
+
+def test_the_gateway_policy_turns_routing_accounting_and_metrics_on() -> None:
+    policy = parse_policy_text(gateway_policy_yaml(9))
+    key = policy.keys[0]
+    assert key.sha256 == hashlib.sha256(BENCH_KEY.encode()).hexdigest()
+    assert key.budgets is not None and key.budgets.daily_usd and key.rpm
+    assert policy.routes[0].when is not None and policy.routes[0].when.model == "deepseek-v3.2"
+    assert policy.backends["bench-upstream"].cost is not None
