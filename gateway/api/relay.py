@@ -14,8 +14,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import anyio
 from starlette.requests import Request
@@ -23,9 +23,9 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from backends.sse import DONE_EVENT
-from gateway.api.body import read_json_body
+from gateway.api.body import ClientClosedRequestError, read_json_body
 from gateway.api.routing import route_request
-from gateway.dispatch import Dispatcher, DispatchRequest, OpenedStream
+from gateway.dispatch import CompletedCall, Dispatcher, DispatchRequest, OpenedStream
 from gateway.errors import GatewayError, InternalError, error_body
 from gateway.runtime import GatewayRuntime
 from gateway.services import GatewayServices
@@ -123,6 +123,35 @@ async def _watch_disconnect(receive: Receive, relay: asyncio.Task[Any] | None, s
         relay.cancel()
 
 
+_T = TypeVar("_T")
+
+
+async def _unless_client_leaves(work: Coroutine[Any, Any, _T], receive: Receive) -> _T:
+    """Await `work`, cancelling it if the client disconnects first (the body is read by then, so the next
+    `receive()` only returns on disconnect). The dispatcher records a cancelled attempt as
+    `client_disconnected`, so the usage ledger still gets its record; raises ClientClosedRequestError."""
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(work)
+    watcher = loop.create_task(_receive_disconnect(receive))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # this handler itself was cancelled (shutdown): take the upstream call with it
+        task.cancel()
+        raise
+    finally:
+        watcher.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise ClientClosedRequestError("the client disconnected before the answer was ready; the upstream call was cancelled")
+    return task.result()
+
+
+async def _receive_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 async def serve_completion(request: Request, *, path: str, check: Callable[[dict[str, Any]], None]) -> Response:
     """Answer one completion request (streamed or not) with the routing headers; raises GatewayError."""
     started = time.perf_counter()
@@ -159,7 +188,7 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
             headers["x-switchyard-overhead-ms"] = f"{opened.overhead_ms:.3f}"
             admitted = False  # settled when the stream ends
             return RelayResponse(opened, on_close=lambda: services.settle(request_id), headers=headers)
-        call = await dispatcher.complete(dispatch_request)
+        call: CompletedCall = await _unless_client_leaves(dispatcher.complete(dispatch_request), request.receive)
     except GatewayError as exc:
         exc.headers = {**headers, **exc.headers}
         raise

@@ -89,6 +89,32 @@ def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_and_is_still_
     assert record["streamed"] is True and record["key_name"] == "hardening-client"
 
 
+def test_a_client_that_leaves_a_non_streamed_request_cancels_the_upstream_and_is_still_recorded(stack):
+    stack.set_faults("primary", fail_rate=1.0, fail_mode="slow", slow_ms=50)  # 200 tokens: 10 s if not cancelled
+    before = {r["request_id"] for r in httpx.get(f"{stack.gateway.url}/admin/usage", headers=stack.admin_headers,
+                                                 params={"limit": 10000}).json()["records"]}
+    body = orjson.dumps({"model": "auto", "messages": HELLO, "max_tokens": 200})
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + CLIENT_KEY.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body))
+    with socket.create_connection(("127.0.0.1", stack.gateway.port), timeout=SOCKET_TIMEOUT_S) as sock:
+        sock.sendall(head + body)
+        wait_for(lambda: _running(stack, "primary") == 1.0, "the upstream call to start", timeout_s=5)
+
+    def new_records() -> list[dict]:
+        records = httpx.get(f"{stack.gateway.url}/admin/usage", headers=stack.admin_headers,
+                            params={"limit": 10000}).json()["records"]
+        return [r for r in records if r["request_id"] not in before]
+
+    # The client is gone with no answer read. Uncancelled, the upstream would answer after 10 s and
+    # the record would say ok; the gateway cancels the call at once and records it as abandoned.
+    # (The emulator, like any uvicorn app, finishes a non-streamed answer nobody reads, so its
+    # running gauge is no witness here; the gateway's own record and its latency are.)
+    [record] = wait_for(new_records, "the abandoned request's ledger record", timeout_s=5)
+    assert (record["backend"], record["ok"], record["error_kind"]) == ("primary", False, "client_disconnected")
+    assert record["streamed"] is False and record["key_name"] == "hardening-client"
+    assert record["latency_ms"] < 5_000
+
+
 def test_a_client_that_disconnects_mid_stream_is_billed_for_what_it_received(stack):
     stack.set_faults("primary", fail_rate=1.0, fail_mode="slow", slow_ms=50)
     body = {"model": "auto", "messages": HELLO, "max_tokens": 200, "stream": True}
@@ -98,6 +124,7 @@ def test_a_client_that_disconnects_mid_stream_is_billed_for_what_it_received(sta
         assert next(line for line in lines if '"content":"' in line and '"content":""' not in line)
     [record] = stack.wait_for_usage(request_id, 1)
     assert record["prompt_tokens"] > 0 and record["completion_tokens"] >= 1
+    assert record["usage_estimated"] is True
 
 
 class _Trap:
