@@ -80,8 +80,11 @@ class GatewayRuntime:
         entries: dict[str, BackendEntry] = {}
         for name, spec in policy.backends.items():
             current = self.backends.get(name)
-            entries[name] = current if current is not None and current.spec == spec else build_backend(name, spec, self._transport)
-        self._retired.extend(e.backend for n, e in self.backends.items() if entries.get(n) is not e)
+            if current is not None and current.spec == spec:  # keep its connections; its price may have moved
+                entries[name] = BackendEntry(backend=current.backend, spec=spec, price=resolve_price(spec))
+            else:
+                entries[name] = build_backend(name, spec, self._transport)
+        self._retired.extend(e.backend for n, e in self.backends.items() if n not in entries or entries[n].backend is not e.backend)
         self.policy = policy
         self.fallback_on = frozenset(policy.fallback.on)
         self.max_attempts = policy.fallback.max_attempts

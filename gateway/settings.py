@@ -45,3 +45,6 @@ class GatewaySettings(BaseSettings):
     provider_health_interval_s: float = Field(60.0, gt=0, description="GET /models of managed providers.")
     scrape_interval_s: float = Field(2.0, gt=0, description="GET /metrics of vLLM and SGLang backends.")
     policy_poll_s: float = Field(0.5, gt=0, description="How often the policy file is checked for changes.")
+    price_refresh_s: float = Field(
+        300.0, gt=0, description="How often litellm's cost map file is checked; when it changed, prices are re-read."
+    )

@@ -120,13 +120,39 @@ def litellm_version() -> str:
     return "unknown"
 
 
+_loaded_stamp: tuple[int, int] | None = None  # (mtime_ns, size) of the cost map `_cost_map` holds
+
+
+def _cost_map_stamp() -> tuple[int, int] | None:
+    path = cost_map_path()
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 @functools.cache
 def _cost_map() -> dict[str, Any]:
+    global _loaded_stamp
     path = cost_map_path()
     if path is None:
         return {}
+    _loaded_stamp = _cost_map_stamp()
     with path.open(encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def reload_cost_map_if_changed() -> bool:
+    """Drop the cached cost map when its file changed on disk since it was read (litellm upgraded in
+    place, or the file replaced); the next lookup reads it again. True when it changed. A stat call:
+    cheap enough for a periodic job, never on the request path."""
+    if _loaded_stamp is None or _cost_map_stamp() == _loaded_stamp:
+        return False
+    _cost_map.cache_clear()
+    return True
 
 
 @functools.cache

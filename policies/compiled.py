@@ -12,7 +12,7 @@ from policies.pricing import BackendPrice, resolve_price
 from policies.schema import BackendSpec, ModelAliasSpec, Policy
 from policies.strategies import Strategy, get_strategy
 
-__all__ = ["CompiledBackend", "CompiledRoute", "CompiledPolicy", "compile_policy", "compiled"]
+__all__ = ["CompiledBackend", "CompiledRoute", "CompiledPolicy", "compile_policy", "compiled", "repriced"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,14 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         backends=backends,
         max_attempts=policy.fallback.max_attempts,
     )
+
+
+def repriced(policy: Policy) -> Policy:
+    """A copy of `policy` compiled afresh, so its prices are resolved again (after the cost map changed)."""
+    fresh = policy.model_copy()
+    fresh._compiled = None
+    compiled(fresh)
+    return fresh
 
 
 def compiled(policy: Policy) -> CompiledPolicy:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -16,6 +17,8 @@ from gateway.live.reload import PolicyWatcher
 from gateway.live.scrape import scrape_backends
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
+from planner.prices import reload_cost_map_if_changed
+from policies.compiled import repriced
 from policies.schema import BackendSpec
 
 __all__ = ["LiveJobs", "register_live_jobs", "JobScheduler"]
@@ -35,7 +38,7 @@ class JobScheduler(Protocol):
 
 
 class LiveJobs:
-    """Health probes, /metrics scrapes and the policy watcher of one gateway process."""
+    """Health probes, /metrics scrapes, the policy watcher and the price refresh of one gateway process."""
 
     def __init__(self, runtime: GatewayRuntime, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.runtime = runtime
@@ -66,6 +69,13 @@ class LiveJobs:
         if self.watcher is not None:
             await self.watcher.check()
 
+    async def refresh_prices(self) -> None:
+        """Re-read prices when litellm's cost map changed on disk: the policy is recompiled with them
+        and applied like a reload (connections kept), so routing and the ledger price what comes next."""
+        if await asyncio.to_thread(reload_cost_map_if_changed):
+            self.runtime.apply_policy(repriced(self.runtime.policy))
+            log.info("litellm cost map changed on disk: prices re-read")
+
     async def aclose(self) -> None:
         await self.client.aclose()
 
@@ -84,6 +94,7 @@ def register_live_jobs(scheduler: JobScheduler, runtime: GatewayRuntime, setting
         ("probe-engines", jobs.probe_engines, settings.health_interval_s),
         ("probe-providers", jobs.probe_providers, settings.provider_health_interval_s),
         ("scrape-metrics", jobs.scrape_metrics, settings.scrape_interval_s),
+        ("refresh-prices", jobs.refresh_prices, settings.price_refresh_s),
     ]
     if jobs.watcher is not None:
         plan.append(("watch-policy", jobs.watch_policy, settings.policy_poll_s))

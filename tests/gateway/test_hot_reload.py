@@ -49,7 +49,7 @@ async def test_a_valid_change_is_applied_and_keeps_unchanged_backends(tmp_path):
     path.write_text(_policy("second, first", route="swapped"))
     assert await watcher.check() is True
     assert [route.name for route in runtime.policy.routes] == ["swapped"]
-    assert runtime.backends["first"] is kept  # same spec: same adapter and connection pool
+    assert runtime.backends["first"].backend is kept.backend  # same spec: same adapter and connection pool
     assert watcher.reloads == 1
 
 
