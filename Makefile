@@ -22,7 +22,7 @@ install: $(VENV)/.core
 install-dev: $(VENV)/.dev
 
 run: $(VENV)/.core
-	$(VENV)/bin/gateway serve --demo --host 127.0.0.1 --port 8080
+	$(VENV)/bin/gateway serve --quickstart --host 127.0.0.1 --port 8080
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q

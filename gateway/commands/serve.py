@@ -18,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--config", default=None, help="policy file to serve (env SWITCHYARD_CONFIG)")
     source.add_argument("--demo", action="store_true", default=None, help="start emulated backends and serve policies/demo.yaml")
+    source.add_argument("--quickstart", action="store_true", help="what `make run` serves: policies/default.yaml with the "
+                        "backends the environment configures (VLLM_BASE_URL, NOVITA_API_KEY, FIREWORKS_API_KEY, "
+                        "DEEPSEEK_API_KEY), or the demo when it configures none")
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="listen port (default 8080)")
     p.add_argument("--redis-url", default=None, help="shared state (env SWITCHYARD_REDIS_URL or REDIS_URL)")
@@ -51,6 +54,13 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.quickstart:
+        import os
+
+        from gateway.quickstart import write_quickstart_policy
+
+        chosen = write_quickstart_policy(os.environ)
+        settings = settings.model_copy(update={"config": chosen, "demo": chosen is None})
     if args.workers < 1:
         raise CliError(f"--workers must be at least 1, got {args.workers}")
     if args.workers > 1:
