@@ -16,6 +16,7 @@ class Usage:
     cached_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
+    estimated: bool = False  # counted by the gateway (a stream abandoned before the upstream's usage), not reported
 
     @property
     def uncached_prompt_tokens(self) -> int:

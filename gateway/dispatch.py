@@ -16,7 +16,6 @@ latency, never its TTFT.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -95,13 +94,23 @@ class _Success(Generic[T]):
     tried: tuple[str, ...]
 
 
-_DELTA = re.compile(rb'"(?:reasoning_)?content": ?"(?!")')  # a non-empty text or reasoning delta
+_COUNT_BATCH = 32  # relayed chunks whose deltas are counted together (one join and a few scans per batch)
 
 
-def _deltas(chunk: bytes) -> int:
-    """Text and reasoning deltas in normalised SSE bytes: about one token each (engines stream a token
-    per event); the estimate billed when a client leaves before the upstream's usage arrives."""
-    return len(_DELTA.findall(chunk))
+def _deltas(events: bytes) -> int:
+    """Non-empty text and reasoning deltas in SSE bytes: about one token each (engines stream a token
+    per event); the estimate billed when a client leaves before the upstream's usage arrives.
+
+    Counts `"content":"` and `"reasoning_content":"` keys (also written with a space after the
+    colon), less those holding an empty string; a few C-level scans instead of a regex.
+    """
+    count = events.count(b'"content":"') + events.count(b'"reasoning_content":"')
+    if events.count(b'content":""'):
+        count -= events.count(b'"content":""') + events.count(b'"reasoning_content":""')
+    if events.count(b'content": "'):
+        count += (events.count(b'"content": "') + events.count(b'"reasoning_content": "')
+                  - events.count(b'"content": ""') - events.count(b'"reasoning_content": ""'))
+    return count
 
 
 def _cost_usd(entry: BackendEntry, usage: Usage | None) -> float | None:
@@ -254,13 +263,17 @@ class Dispatcher:
 
         done_event = b""
         relayed_tokens = 0  # estimated from the deltas sent; billed only if the upstream's usage never arrives
+        uncounted: list[bytes] = []  # relayed chunks not yet in relayed_tokens (counted in batches: cheaper)
         try:
             chunk = first
             while True:
                 if chunk.endswith(DONE_EVENT):
                     chunk, done_event = chunk[: -len(DONE_EVENT)], DONE_EVENT
                 if chunk:
-                    relayed_tokens += _deltas(chunk)
+                    uncounted.append(chunk)
+                    if len(uncounted) == _COUNT_BATCH:
+                        relayed_tokens += _deltas(b"".join(uncounted))
+                        uncounted.clear()
                     yield chunk
                 try:
                     chunk = await stream.__anext__()
@@ -275,7 +288,9 @@ class Dispatcher:
             return
         except BaseException:  # the client went away (GeneratorExit, cancellation)
             if stream.usage is None:  # bill what it was sent: prompt as routing estimated it, deltas relayed
-                stream.usage = Usage(prompt_tokens=request.decision.input_tokens, completion_tokens=relayed_tokens)
+                relayed_tokens += _deltas(b"".join(uncounted))
+                stream.usage = Usage(prompt_tokens=request.decision.input_tokens, completion_tokens=relayed_tokens,
+                                     estimated=True)
             report(False, 200, "client_disconnected")
             raise
         finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
@@ -36,7 +38,7 @@ async def list_backends(request: Request) -> list[DemoBackendStatus]:
 async def stop_backend(name: str, request: Request) -> DemoBackendStatus:
     """Take one emulated backend down; the next requests fall back."""
     _status(request, name)
-    request.app.state.demo.stop(name)
+    await asyncio.to_thread(request.app.state.demo.stop, name)  # waits for the emulator: off the loop
     return _status(request, name)
 
 
@@ -44,5 +46,5 @@ async def stop_backend(name: str, request: Request) -> DemoBackendStatus:
 async def start_backend(name: str, request: Request) -> DemoBackendStatus:
     """Bring a stopped emulated backend back."""
     _status(request, name)
-    request.app.state.demo.restart(name)
+    await asyncio.to_thread(request.app.state.demo.restart, name)  # binds and polls until it serves: off the loop
     return _status(request, name)

@@ -17,6 +17,7 @@ COLUMNS: tuple[str, ...] = (
     "request_id", "attempt", "started_at", "key_name", "route", "backend", "upstream_model", "family",
     "fallback_chain", "streamed", "ok", "status", "error_kind", "prompt_tokens", "cached_tokens",
     "completion_tokens", "reasoning_tokens", "cost_nano_usd", "self_hosted_cost_nano_usd", "ttft_ms", "latency_ms",
+    "usage_estimated",
 )
 """Row layout; money is stored in whole nano-USD so that every sum is exact."""
 
@@ -35,6 +36,7 @@ def row_from_outcome(outcome: AttemptOutcome, cost: AttemptCost, family: str | N
         usage.prompt_tokens if usage else 0, usage.cached_tokens if usage else 0,
         usage.completion_tokens if usage else 0, usage.reasoning_tokens if usage else 0,
         to_nano_usd(cost.managed_usd), to_nano_usd(cost.self_hosted_usd), outcome.ttft_ms, outcome.latency_ms,
+        int(usage.estimated) if usage else 0,
     )
 
 
@@ -68,6 +70,8 @@ class UsageRecord(BaseModel):
     self_hosted_cost_nano_usd: int | None = Field(description="Amortised GPU share in nano-USD; self-hosted only.")
     ttft_ms: float | None
     latency_ms: float
+    usage_estimated: bool = Field(
+        False, description="Token counts estimated by the gateway (a stream the client left before the upstream's usage arrived).")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -85,6 +89,7 @@ class UsageRecord(BaseModel):
         values["time"] = datetime.fromtimestamp(values.pop("started_at"), UTC)
         values["fallback_chain"] = values["fallback_chain"].split(CHAIN_SEPARATOR)
         values["streamed"], values["ok"] = bool(values["streamed"]), bool(values["ok"])
+        values["usage_estimated"] = bool(values["usage_estimated"])
         return cls.model_validate(values)
 
     def to_row(self) -> Row:
@@ -92,4 +97,5 @@ class UsageRecord(BaseModel):
         values["started_at"] = self.time.timestamp()
         values["fallback_chain"] = CHAIN_SEPARATOR.join(self.fallback_chain)
         values["streamed"], values["ok"] = int(self.streamed), int(self.ok)
+        values["usage_estimated"] = int(self.usage_estimated)
         return tuple(values[column] for column in COLUMNS)

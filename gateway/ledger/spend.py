@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from gateway.costing import NANO_USD_PER_USD
 from gateway.ledger.sqlite_sink import SqliteLedger
@@ -52,6 +52,7 @@ class SpendRow(BaseModel):
     cost_nano_usd: int
     self_hosted_cost_nano_usd: int
     unpriced_attempts: int
+    estimated_attempts: int = Field(description="Attempts billed from the gateway's token estimate (usage_estimated).")
     baseline_nano_usd: int
 
     @computed_field  # type: ignore[prop-decorator]
@@ -127,7 +128,7 @@ def spend_report(ledger: SqliteLedger, by: SpendBy, *, since_s: float | None = N
     per_family = ledger.query(
         f"SELECT {group}, family, COUNT(*), SUM(1 - ok), SUM(prompt_tokens), SUM(cached_tokens), SUM(completion_tokens),"
         " SUM(reasoning_tokens), COALESCE(SUM(cost_nano_usd), 0), COALESCE(SUM(self_hosted_cost_nano_usd), 0),"
-        " SUM(cost_nano_usd IS NULL AND prompt_tokens + completion_tokens > 0)"
+        " SUM(cost_nano_usd IS NULL AND prompt_tokens + completion_tokens > 0), SUM(usage_estimated)"
         f" FROM usage {where} GROUP BY 1, 2 ORDER BY 1, 2",
         params,
     )
@@ -141,7 +142,7 @@ def spend_report(ledger: SqliteLedger, by: SpendBy, *, since_s: float | None = N
             totals[2] += completion
     cheapest = {family: _cheapest(family, tuple(tokens), prices_path) for family, tokens in family_tokens.items()}
     sums: dict[str, dict[str, int]] = {}
-    for name, family, attempts, failed, prompt, cached, completion, reasoning, cost, hosted, unpriced in per_family:
+    for name, family, attempts, failed, prompt, cached, completion, reasoning, cost, hosted, unpriced, estimated in per_family:
         price = cheapest.get(family) if family is not None else None
         baseline = _bill_nano_usd(price, prompt - cached, cached, completion) if price else cost + hosted
         row = sums.setdefault(name, defaultdict(int))
@@ -149,7 +150,7 @@ def spend_report(ledger: SqliteLedger, by: SpendBy, *, since_s: float | None = N
                              ("cached_tokens", cached), ("completion_tokens", completion),
                              ("reasoning_tokens", reasoning), ("cost_nano_usd", cost),
                              ("self_hosted_cost_nano_usd", hosted), ("unpriced_attempts", unpriced),
-                             ("baseline_nano_usd", baseline)):
+                             ("estimated_attempts", estimated), ("baseline_nano_usd", baseline)):
             row[field] += value
     rows = [SpendRow(group=str(name), requests=requests.get(name, 0), **values) for name, values in sums.items()]
     total_requests = ledger.query(f"SELECT COUNT(DISTINCT request_id) FROM usage {where}", params)[0][0]

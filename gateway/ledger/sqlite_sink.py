@@ -36,10 +36,13 @@ CREATE TABLE IF NOT EXISTS usage (
     error_kind TEXT, prompt_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
     cost_nano_usd INTEGER, self_hosted_cost_nano_usd INTEGER, ttft_ms REAL, latency_ms REAL NOT NULL,
+    usage_estimated INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (request_id, attempt)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS usage_started_at ON usage (started_at);
 """
+_ADDED_COLUMNS = (("usage_estimated", "INTEGER NOT NULL DEFAULT 0"),)
+"""Columns added since the first release: ledger files written before them get them on open."""
 _INSERT = f"INSERT OR IGNORE INTO usage ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM usage"
 
@@ -67,11 +70,22 @@ class SqliteLedger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
         except sqlite3.DatabaseError as exc:
             raise LedgerFileError(f"{self.path}: not a usable ledger: {exc}") from None
         except OSError as exc:
             raise LedgerFileError(f"{self.path}: cannot create the ledger: {exc.strerror or exc}") from None
         self._lock = threading.Lock()
+
+    def _add_missing_columns(self) -> None:
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(usage)")}
+        for name, definition in _ADDED_COLUMNS:
+            if name not in present:
+                try:
+                    self._db.execute(f"ALTER TABLE usage ADD COLUMN {name} {definition}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process (a --workers sibling) added it first
+                        raise
 
     def write(self, rows: Sequence[Row]) -> int:
         """Insert `rows` in one transaction; returns how many were new."""

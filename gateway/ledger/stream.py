@@ -16,7 +16,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from gateway.ledger.record import Row
+from gateway.ledger.record import COLUMNS, Row
 from gateway.ledger.sqlite_sink import SqliteLedger
 
 __all__ = ["LedgerStream"]
@@ -24,6 +24,12 @@ __all__ = ["LedgerStream"]
 FIELD = b"r"
 
 RunInThread = Callable[..., Awaitable[Any]]
+
+
+def _row(entry: bytes) -> Row:
+    """A stream entry as a row; entries XADDed before a column was added get its default (0)."""
+    row = tuple(orjson.loads(entry))
+    return row + (0,) * (len(COLUMNS) - len(row))
 
 
 class LedgerStream:
@@ -84,7 +90,7 @@ class LedgerStream:
                 entries = await self._next_batch()
             if not entries:
                 break
-            rows = [tuple(orjson.loads(fields[FIELD])) for _, fields in entries if fields and FIELD in fields]
+            rows = [_row(fields[FIELD]) for _, fields in entries if fields and FIELD in fields]
             await run_in_thread(ledger.write, rows)
             ids = [entry_id for entry_id, _ in entries]
             pipe = self.redis.pipeline(transaction=True)

@@ -10,6 +10,7 @@ arithmetic in Lua (`gateway/limits/redis_limits.py`).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 __all__ = ["WINDOW_MS", "BudgetPeriod", "budget_periods", "retry_after_ms", "retry_after_s", "sliding_count"]
 
 WINDOW_MS = 60_000
+SECONDS_PER_DAY = 86_400  # unix time has no leap seconds: every UTC day is exactly this long
 DAY_TTL_S = 3 * 86_400
 MONTH_TTL_S = 35 * 86_400
 
@@ -30,12 +32,20 @@ class BudgetPeriod:
     ttl_s: int  # 0: kept for ever
 
 
+@functools.lru_cache(maxsize=4)
+def _period_ids(day_number: int) -> tuple[str, str]:
+    """The day and month period ids of UTC day `day_number` (days since 1970-01-01); cached, as every
+    request of a day asks for the same ones."""
+    day = datetime.fromtimestamp(day_number * SECONDS_PER_DAY, UTC)
+    return f"day:{day:%Y%m%d}", f"month:{day:%Y%m}"
+
+
 def budget_periods(daily_usd: float | None, monthly_usd: float | None, total_usd: float | None,
                    now_s: float) -> tuple[BudgetPeriod, ...]:
     """The periods a spend at `now_s` counts against (UTC calendar days and months)."""
-    now = datetime.fromtimestamp(now_s, UTC)
+    day_id, month_id = _period_ids(int(now_s // SECONDS_PER_DAY))
     periods = []
-    for cap, period_id, ttl_s in ((daily_usd, f"day:{now:%Y%m%d}", DAY_TTL_S), (monthly_usd, f"month:{now:%Y%m}", MONTH_TTL_S),
+    for cap, period_id, ttl_s in ((daily_usd, day_id, DAY_TTL_S), (monthly_usd, month_id, MONTH_TTL_S),
                                   (total_usd, "total", 0)):
         if cap is not None:
             periods.append(BudgetPeriod(period_id, round(cap * 1_000_000_000), ttl_s))

@@ -73,7 +73,11 @@ class LiveJobs:
         """Re-read prices when litellm's cost map changed on disk: the policy is recompiled with them
         and applied like a reload (connections kept), so routing and the ledger price what comes next."""
         if await asyncio.to_thread(reload_cost_map_if_changed):
-            self.runtime.apply_policy(repriced(self.runtime.policy))
+            policy = self.runtime.policy
+            fresh = await asyncio.to_thread(repriced, policy)  # re-reads the cost map file: off the loop
+            if self.runtime.policy is not policy:  # hot-reloaded meanwhile: re-price that one (map now in memory)
+                fresh = repriced(self.runtime.policy)
+            self.runtime.apply_policy(fresh)
             log.info("litellm cost map changed on disk: prices re-read")
 
     async def aclose(self) -> None:

@@ -69,7 +69,7 @@ class PolicyWatcher:
     async def check(self) -> bool:
         """Apply the file if it changed and is valid; True when a new policy was applied."""
         try:
-            seen = self._stat()
+            seen = await asyncio.to_thread(self._stat)  # a stat can block (network file systems): off the loop
         except OSError as exc:
             if self._seen is not None:
                 self._seen, self._digest = None, None

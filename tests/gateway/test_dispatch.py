@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import httpx
 import orjson
 import pytest
 
-from gateway.dispatch import Dispatcher, DispatchRequest
+from backends.usage import Usage
+from gateway.dispatch import Dispatcher, DispatchRequest, _deltas
 from gateway.errors import UpstreamFailedError
 from gateway.outcomes import AttemptOutcome
 from gateway.runtime import GatewayRuntime
@@ -216,3 +218,46 @@ async def test_a_stream_the_client_left_before_it_started_is_still_reported():
     await opened.abandon()
     assert [(o.backend, o.ok, o.error_kind) for o in outcomes] == [("a", False, "client_disconnected")]
     assert runtime.state.snapshot()["a"].in_flight == 0
+
+
+@pytest.mark.parametrize(
+    ("events", "deltas"),
+    [
+        (b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n', 1),
+        (b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n', 1),  # json.dumps' spaced separators
+        (b'data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n', 0),  # empty: no token
+        (b'data: {"choices":[{"delta":{"reasoning_content":"so"}}]}\n\n'
+         b'data: {"choices":[{"delta":{"content":"a \\"content\\":\\"b"}}]}\n\n', 2),  # a quoted key inside text is text
+        (b'data: {"choices":[{"delta":{"content":null},"finish_reason":"stop"}]}\n\n', 0),
+    ],
+)
+def test_relayed_deltas_count_non_empty_text_and_reasoning(events, deltas):
+    assert _deltas(events) == deltas
+
+
+def _runtime_streaming_without_usage(content_events: int) -> GatewayRuntime:
+    """Backend `a` streams `content_events` one-token deltas, each in its own piece, and never reports usage."""
+    event = b"data: " + orjson.dumps({"choices": [{"index": 0, "delta": {"content": "t"}}]}) + b"\n\n"
+
+    async def pieces():
+        for _ in range(content_events):
+            yield event
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=pieces(), headers={"content-type": "text/event-stream"})
+
+    return GatewayRuntime(parse_policy_text(POLICY), transport=httpx.MockTransport(handler))
+
+
+async def test_a_stream_left_before_its_usage_is_billed_from_an_estimate_and_says_so():
+    runtime = _runtime_streaming_without_usage(content_events=100)
+    outcomes = _outcomes(runtime)
+    request = _stream_request()
+    request.decision = dataclasses.replace(request.decision, input_tokens=123)
+    opened = await Dispatcher(runtime).open_stream(request)
+    relayed = [await opened.events.__anext__() for _ in range(70)]  # more than one counting batch
+    await opened.events.aclose()  # the client leaves
+    [outcome] = outcomes
+    assert (outcome.ok, outcome.error_kind) == (False, "client_disconnected")
+    assert outcome.usage == Usage(prompt_tokens=123, completion_tokens=b"".join(relayed).count(b'"t"'), estimated=True)
+    assert outcome.usage.completion_tokens >= 70

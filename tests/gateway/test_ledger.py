@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import sqlite3
 import threading
 
 import pytest
 from accounting_fixtures import accounting_policy, closed_port, make_outcome, prefix, redis_client  # noqa: F401 - fixtures
 from redis.asyncio import Redis
 
-from gateway.costing import CostBook
+from backends.usage import Usage
+from gateway.costing import AttemptCost, CostBook
 from gateway.redis_connection import connect_redis
-from gateway.ledger import LedgerStream, LedgerWriter, SqliteLedger, UsageRecord
+from gateway.ledger import COLUMNS, LedgerStream, LedgerWriter, SqliteLedger, UsageRecord, row_from_outcome
 
 
 @pytest.fixture
@@ -48,6 +51,32 @@ async def test_rows_round_trip_through_the_record_model(ledger):
     assert "sk-" not in record.model_dump_json()
 
 
+async def test_an_estimated_usage_is_flagged_in_its_record_and_others_are_not(ledger):
+    writer = LedgerWriter(ledger)
+    writer.on_outcome(make_outcome("req_reported"))
+    writer.on_outcome(dataclasses.replace(make_outcome("req_estimated"), usage=Usage(prompt_tokens=40, completion_tokens=3,
+                                                                                     estimated=True)))
+    await writer.flush()
+    flags = {record.request_id: record.usage_estimated for record in ledger.records()}
+    assert flags == {"req_reported": False, "req_estimated": True}
+
+
+def test_a_ledger_file_from_before_usage_estimated_gets_the_column_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    old_columns = [column for column in COLUMNS if column != "usage_estimated"]
+    db.execute(f"CREATE TABLE usage ({', '.join(old_columns)}, PRIMARY KEY (request_id, attempt)) WITHOUT ROWID")
+    db.execute(f"INSERT INTO usage VALUES ({', '.join('?' * len(old_columns))})",
+               ("req_old", 1, 1_764_000_000.0, None, None, "local", "m", None, "local", 0, 1, 200, None,
+                10, 0, 5, 0, 100, None, None, 12.0))
+    db.commit()
+    db.close()
+    ledger = SqliteLedger(path, create=False)
+    [record] = ledger.records()
+    assert (record.request_id, record.completion_tokens, record.usage_estimated) == ("req_old", 5, False)
+    ledger.close()
+
+
 async def test_commit_returns_only_after_the_rows_are_in_sqlite(ledger):
     writer = LedgerWriter(ledger, flush_interval_s=60.0)  # only commit() can trigger the write
     writer.start()
@@ -64,6 +93,17 @@ async def test_writing_a_batch_twice_stores_it_once(ledger):
     await writer.flush()
     assert ledger.write([ledger.records()[0].to_row()]) == 0
     assert ledger.count() == 1
+
+
+@pytest.mark.redis
+async def test_a_stream_entry_from_before_usage_estimated_is_drained_with_the_flag_off(ledger, redis_client: Redis,
+                                                                                    prefix: str):
+    stream = LedgerStream(redis_client, key=prefix + "ledger", consumer="replica-1")
+    row = row_from_outcome(make_outcome("req_old"), AttemptCost(None, None), None)
+    await stream.append([row[: COLUMNS.index("usage_estimated")]])  # an older gateway's shorter row
+    assert await stream.drain(ledger, asyncio.to_thread) == 1
+    [record] = ledger.records()
+    assert (record.request_id, record.usage_estimated) == ("req_old", False)
 
 
 @pytest.mark.redis

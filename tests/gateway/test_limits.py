@@ -18,13 +18,29 @@ from gateway.limits import (
     RequestSettlements,
     expected_spend,
 )
-from gateway.limits.windows import retry_after_ms, sliding_count
+from gateway.limits.windows import budget_periods, retry_after_ms, sliding_count
 from gateway.redis_connection import connect_redis
 from policies.engine import decide
 from policies.features import extract_features
 
 MINUTE_START_S = 1_764_000_000.0 - (1_764_000_000.0 % 60)  # a whole UTC minute, mid-month
 
+
+
+@pytest.mark.parametrize(
+    ("now_s", "day_id", "month_id"),
+    [
+        (1_764_000_000.0, "day:20251124", "month:202511"),
+        (1_764_547_199.999, "day:20251130", "month:202511"),  # the last instant of November (UTC)
+        (1_764_547_200.0, "day:20251201", "month:202512"),
+        (951_782_400.0, "day:20000229", "month:200002"),  # a leap day
+    ],
+)
+def test_budget_periods_are_named_after_the_utc_day_and_month(now_s, day_id, month_id):
+    periods = budget_periods(1.5, 20.0, 100.0, now_s)
+    assert [(p.period_id, p.limit_nano_usd) for p in periods] == [
+        (day_id, 1_500_000_000), (month_id, 20_000_000_000), ("total", 100_000_000_000)]
+    assert [p.period_id for p in budget_periods(None, 20.0, None, now_s)] == [month_id]
 
 
 def test_sliding_window_weights_the_previous_minute_by_what_is_left_of_it():

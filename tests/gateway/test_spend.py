@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import sys
 import pytest
 from accounting_fixtures import ROOT, accounting_policy, make_outcome
 
+from backends.usage import Usage
 from gateway.costing import CostBook
 from gateway.ledger import LedgerWriter, SqliteLedger
 from gateway.ledger.spend import spend_report
@@ -50,6 +52,20 @@ def test_groups_and_total_add_up_exactly_to_the_records(filled_ledger, by):
         assert sum(getattr(row, field) for row in report.rows) == report.total.__getattribute__(field) == sum(getattr(r, field) for r in records)
     assert report.total.attempts == len(records) == 270 and report.total.requests == 240
     assert report.total.failed_attempts == 30
+
+
+def test_attempts_billed_from_an_estimate_are_counted_per_group(tmp_path):
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+    writer = LedgerWriter(ledger)
+    estimated = Usage(prompt_tokens=40, completion_tokens=3, estimated=True)
+    writer.on_outcome(dataclasses.replace(make_outcome("req_1", backend="local"), usage=estimated))
+    writer.on_outcome(make_outcome("req_2", backend="local"))
+    writer.on_outcome(make_outcome("req_3", backend="deepseek"))
+    asyncio.run(writer.flush())
+    report = spend_report(ledger, "backend")
+    ledger.close()
+    assert {row.group: row.estimated_attempts for row in report.rows} == {"local": 1, "deepseek": 0}
+    assert report.total.estimated_attempts == 1
 
 
 def test_backend_rows_match_a_direct_sum_of_that_backends_records(filled_ledger):
