@@ -17,7 +17,9 @@ and reads the cluster's state back:
   and the window's failure rate, see `gateway.live.circuit`). A circuit opened by any replica (or
   by failures spread over several) blocks the backend on every replica until the cool-down ends;
   then each replica's own breaker lets traffic try again, one more failure re-opens it for all if
-  the window's rate still holds, and a success resets the count.
+  the window's rate still holds, and a success resets the count. Outcomes pushed while it is open
+  (attempts admitted before it opened, or sent in panic mode) are ignored, as one process's
+  breaker ignores every outcome but its trial's: a panic-mode success never closes it.
 
 When Redis is away the store serves its local state alone, logs one warning, keeps what it
 observes (bounded) and publishes it when Redis returns (resynchronisation).
@@ -58,12 +60,21 @@ WINDOW_FIELDS = ("ttft_p50_ms", "ttft_p95_ms", "tpot_p50_ms", "tpot_p95_ms", "er
 # KEYS: failures, open_until_ms, window. ARGV: reset (1: a success came first), failures after it, threshold (0:
 # breaker disabled), cooldown_ms, now_ms, outcomes since the last push ('1' failed, '0' ok, oldest first),
 # window_attempts, minimum_attempts, failure_rate_threshold. Returns {consecutive failures, open_until_ms}.
+# While the circuit is open (before its cool-down ends) the news is ignored, as one process's breaker ignores
+# every outcome but its trial's: those attempts were admitted before it opened, or went in panic mode, and a
+# success among them must not close it for everyone (only the first attempts after the cool-down decide).
 CIRCUIT_LUA = """
+local open_until = tonumber(redis.call('GET', KEYS[2]) or '0')
+local now, threshold = tonumber(ARGV[5]), tonumber(ARGV[3])
+if open_until > now then
+  return {tonumber(redis.call('GET', KEYS[1]) or '0'), open_until}
+end
 local failures
 if ARGV[1] == '1' then
   failures = tonumber(ARGV[2])
   redis.call('SET', KEYS[1], failures)
   redis.call('DEL', KEYS[2])
+  open_until = 0
 else
   failures = redis.call('INCRBY', KEYS[1], ARGV[2])
 end
@@ -77,10 +88,8 @@ local failed = 0
 for _, outcome in ipairs(window) do
   if outcome == '1' then failed = failed + 1 end
 end
-local open_until = tonumber(redis.call('GET', KEYS[2]) or '0')
-local now, threshold = tonumber(ARGV[5]), tonumber(ARGV[3])
 local rate_holds = #window >= tonumber(ARGV[8]) and failed >= tonumber(ARGV[9]) * #window
-if threshold > 0 and tonumber(ARGV[2]) > 0 and failures >= threshold and rate_holds and open_until <= now then
+if threshold > 0 and tonumber(ARGV[2]) > 0 and failures >= threshold and rate_holds then
   open_until = now + tonumber(ARGV[4])
   redis.call('SET', KEYS[2], open_until)
 end

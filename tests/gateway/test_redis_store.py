@@ -81,6 +81,23 @@ async def test_a_success_resets_the_shared_failure_count(replicas):
     assert not second.snapshot()["novita"].circuit_open
 
 
+async def test_a_success_while_the_shared_circuit_is_open_does_not_close_it(replicas):
+    first, second, clock = replicas
+    _fail(first, times=3)
+    await first.sync()
+    await second.sync()
+    assert not second.admit("novita", "req_panic")
+    _succeed(second)  # sent anyway (panic mode: the route's only backend), or admitted before the circuit opened
+    await second.sync()
+    await first.sync()
+    assert second.circuit_state("novita").value == "open" and first.snapshot()["novita"].circuit_open
+    clock.now_s += 31.0
+    _succeed(second)  # after the cool-down a success is the recovery
+    await second.sync()
+    await first.sync()
+    assert second.circuit_state("novita").value == "closed" and not second.snapshot()["novita"].circuit_open
+
+
 @pytest.mark.parametrize(
     "replicas", [CircuitBreakerSpec(consecutive_failures=3, minimum_attempts=3, window_attempts=6, failure_rate_threshold=0.8)],
     indirect=True,
