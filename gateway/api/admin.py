@@ -28,7 +28,7 @@ from gateway.live.observed import ObservedBackend
 from gateway.runtime import GatewayRuntime
 from policies.state import UNKNOWN_STATE
 
-__all__ = ["router", "AdminStatus", "UsageList"]
+__all__ = ["router", "AdminStatus", "PolicyStatus", "UsageList", "policy_status"]
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin_key)])
 MAX_USAGE_RECORDS = 10_000
@@ -60,6 +60,15 @@ class PolicyStatus(_Report):
     last_reload_error: ReloadErrorStatus | None
 
 
+class PriceStatus(_Report):
+    """What one backend's tokens are billed at (USD per million tokens) and where the figures came from."""
+
+    input_usd_per_mtok: float
+    cached_input_usd_per_mtok: float | None
+    output_usd_per_mtok: float
+    source: str
+
+
 class BackendStatus(_Report):
     """One backend's live state as routing sees it, plus the live jobs' last results."""
 
@@ -85,6 +94,7 @@ class BackendStatus(_Report):
     probe_error: str | None
     scraped_at: datetime | None
     scrape_error: str | None
+    price: PriceStatus | None = None  # None: no price known (requests are recorded unpriced)
 
 
 class AdminStatus(_Report):
@@ -94,14 +104,13 @@ class AdminStatus(_Report):
     backends: dict[str, BackendStatus]
 
 
-@router.get("/status", response_model=AdminStatus)
-async def admin_status(request: Request) -> AdminStatus:
-    """Policy source, load time and last reload error; per-backend health, circuit, load and latency."""
+def policy_status(request: Request) -> PolicyStatus:
+    """The policy in force and how hot reload stands (`/admin/status`, the console's Policy page)."""
     runtime: GatewayRuntime = request.app.state.runtime
     live: LiveJobs | None = getattr(request.app.state, "live", None)
     watcher = live.watcher if live is not None else None
     error = watcher.last_error if watcher is not None else None
-    policy = PolicyStatus(
+    return PolicyStatus(
         source=runtime.source,
         loaded_at=datetime.fromtimestamp(runtime.loaded_at, timezone.utc),
         watching=watcher is not None,
@@ -109,6 +118,14 @@ async def admin_status(request: Request) -> AdminStatus:
         reloads=watcher.reloads if watcher is not None else 0,
         last_reload_error=None if error is None else ReloadErrorStatus(message=error.message, at=_utc(error.at)),
     )
+
+
+@router.get("/status", response_model=AdminStatus)
+async def admin_status(request: Request) -> AdminStatus:
+    """Policy source, load time and last reload error; per-backend health, circuit, load, latency and price."""
+    runtime: GatewayRuntime = request.app.state.runtime
+    live: LiveJobs | None = getattr(request.app.state, "live", None)
+    policy = policy_status(request)
     snapshot = runtime.state.snapshot()
     backends = {}
     for name, entry in runtime.backends.items():
@@ -124,6 +141,7 @@ async def admin_status(request: Request) -> AdminStatus:
             probe_error=seen.probe_error,
             scraped_at=_utc(seen.scraped_at),
             scrape_error=seen.scrape_error,
+            price=None if entry.price is None else PriceStatus(**asdict(entry.price)),
         )
     return AdminStatus(policy=policy, backends=backends)
 

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _line(record: UsageRecord) -> tuple[str, ...]:
     return (
-        record.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z", record.id, record.key_name or "-", record.route or "-",
+        record.time.isoformat(timespec="milliseconds").replace("+00:00", "Z"), record.id, record.key_name or "-", record.route or "-",
         record.backend, str(record.status) + ("" if record.ok else f" {record.error_kind or 'failed'}"),
         str(record.prompt_tokens), str(record.cached_tokens), str(record.completion_tokens),
         "-" if record.cost_usd is None else f"{record.cost_usd:.9f}", f"{record.latency_ms:.1f}",
