@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test install install-dev clean
+.PHONY: run test install install-dev console-screenshot clean
 
 $(VENV)/.core: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ run: $(VENV)/.core
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q
+
+# docs/images/console.png: the web console on the demo (needs Debian's chromium)
+console-screenshot: $(VENV)/.dev
+	$(PY) benchmarks/console_screenshot.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -14,7 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.api import admin, chat, completions, explain, health, models, prometheus
+from gateway.api import admin, admin_console, admin_keys, admin_planner, chat, completions, explain, health, models, prometheus
+from gateway.api.console import console_router
 from gateway.api.body import check_chat_body, check_completions_body
 from gateway.api.relay import CompletionEndpoint, gateway_error_response, internal_error_response
 from gateway.api.schemas import SCHEMA_COMPONENTS
@@ -111,10 +112,11 @@ def create_app(settings: GatewaySettings, runtime: GatewayRuntime, services: Gat
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.services = services
-    app.state.dispatcher = Dispatcher(runtime, durable=services.ledger.commit)
+    app.state.dispatcher = Dispatcher(runtime, durable=services.ledger.commit, decisions=services.decisions)
     app.state.live = None  # the live jobs, once the lifespan has started them
-    for module in (chat, completions, models, explain, health, admin, prometheus):
+    for module in (chat, completions, models, explain, health, admin, admin_console, admin_keys, admin_planner, prometheus):
         app.include_router(module.router)
+    app.include_router(console_router())  # the web console at /ui/, its data from the admin endpoints
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -27,6 +27,7 @@ from backends.base import Backend, UpstreamStream
 from backends.errors import UpstreamError
 from backends.sse import DONE_EVENT
 from backends.usage import Usage
+from gateway.decision_log import DecisionLog
 from gateway.errors import GatewayError, UpstreamFailedError, error_body
 from gateway.outcomes import AttemptOutcome
 from gateway.runtime import BackendEntry, GatewayRuntime
@@ -122,9 +123,10 @@ def _cost_usd(entry: BackendEntry, usage: Usage | None) -> float | None:
 class Dispatcher:
     """Tries backends for requests according to the runtime's policy."""
 
-    def __init__(self, runtime: GatewayRuntime, *, durable: Durable | None = None) -> None:
+    def __init__(self, runtime: GatewayRuntime, *, durable: Durable | None = None, decisions: DecisionLog | None = None) -> None:
         self.runtime = runtime
         self.durable = durable or _nothing_to_store
+        self.decisions = decisions  # keeps each request's decision for the console's explanations
 
     def _chain(self, request: DispatchRequest) -> list[BackendEntry]:
         backends = self.runtime.backends
@@ -169,6 +171,8 @@ class Dispatcher:
         A backend whose circuit is open (or whose half-open trial is taken) since the decision
         was made is skipped without an attempt, unless the decision is in panic mode.
         """
+        if self.decisions is not None:
+            self.decisions.remember(request.request_id, request.decision)
         upstream_s = 0.0
         last: UpstreamError | None = None
         state = self.runtime.state

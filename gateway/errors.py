@@ -60,6 +60,13 @@ class InvalidRequestError(GatewayError):
     status = 400
     type = "invalid_request_error"
 
+    @classmethod
+    def from_validation(cls, exc: Any) -> InvalidRequestError:
+        """The first problem of a pydantic ValidationError, as `field.path: message` naming the field."""
+        first = exc.errors(include_url=False, include_input=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        return cls(f"{field or 'request'}: {first['msg']}", param=field)
+
 
 class NotFoundError(GatewayError):
     """No such route or resource (404)."""

@@ -23,8 +23,9 @@ from redis.exceptions import RedisError
 
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.key_store import FileKeyStore, KeyStoreError, RedisKeyStore, keys_file_path
-from gateway.auth.keys import ClientKey, KeyRing, policy_key
+from gateway.auth.keys import ClientKey, KeyRing, StoredKey, policy_key
 from gateway.costing import CostBook
+from gateway.decision_log import DecisionLog
 from gateway.ledger.sqlite_sink import LedgerFileError, SqliteLedger, ledger_path
 from gateway.ledger.stream import LedgerStream
 from gateway.ledger.writer import LedgerWriter
@@ -69,6 +70,7 @@ class GatewayServices:
                                   claim_idle_ms=int(settings.ledger_claim_idle_s * 1000))
         self.ledger = LedgerWriter(ledger, stream=stream, flush_interval_s=settings.ledger_flush_interval_s)
         self.metrics = GatewayMetrics()
+        self.decisions = DecisionLog()  # the newest requests' routing decisions, for the console
         self.scheduler = ClusterScheduler(redis, prefix, replica_id=self.replica_id)
         self.key_file = FileKeyStore(keys_file_path(settings.keys_file))
         self.key_store = RedisKeyStore(redis, prefix) if redis is not None else None
@@ -77,6 +79,7 @@ class GatewayServices:
         self._policy: Policy | None = None
         self._stored_keys: list[ClientKey] = []  # from the key file and Redis, as last read
         self._keys_stale = False  # the last refresh failed
+        self._key_write_lock = asyncio.Lock()  # one read-modify-write of the key file at a time
 
     @classmethod
     def create(cls, settings: GatewaySettings) -> GatewayServices:
@@ -135,6 +138,29 @@ class GatewayServices:
         self._keys_stale = False
         self._stored_keys = keys
         self._rebuild_ring()
+
+    async def create_key(self, key: StoredKey) -> str:
+        """Store a new key where `gateway keys create` would (Redis when configured, else the key file)
+        and serve it at once on this replica (the others re-read within `keys_refresh_s`); returns where
+        it went. Raises KeyStoreError (name taken, store unwritable) or RedisError."""
+        async with self._key_write_lock:
+            if self.key_store is not None:
+                await self.key_store.add(key)
+                where = f"Redis {self.key_store.hash_key}"
+            else:
+                await asyncio.to_thread(self.key_file.add, key)
+                where = str(self.key_file.path)
+            await self.refresh_keys()
+        return where
+
+    async def revoke_key(self, name: str) -> bool:
+        """Delete a created key from its store and stop serving it on this replica at once (the others
+        within `keys_refresh_s`); False when no created key has that name. Policy keys are the policy's."""
+        async with self._key_write_lock:
+            removed = await self.key_store.remove(name) if self.key_store is not None else False
+            removed = await asyncio.to_thread(self.key_file.remove, name) or removed
+            await self.refresh_keys()
+        return removed
 
     def _rebuild_ring(self) -> None:
         """The policy's keys first, then the created ones (a digest listed twice keeps its first entry)."""

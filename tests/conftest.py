@@ -131,10 +131,10 @@ class ServerLauncher:
         args = ["serve", "--config", str(policy_path), "--port", str(port), "--log-level", "warning"]
         return self._launch("gateway", args, port, "/readyz", env)
 
-    def demo_gateway(self) -> ServerProcess:
+    def demo_gateway(self, env: dict[str, str] | None = None) -> ServerProcess:
         """`gateway serve --demo` (the emulated backends start inside it on free ports)."""
         port = free_port()
-        return self._launch("demo", ["serve", "--demo", "--port", str(port), "--log-level", "warning"], port, "/readyz", None)
+        return self._launch("demo", ["serve", "--demo", "--port", str(port), "--log-level", "warning"], port, "/readyz", env)
 
     def stop_all(self) -> None:
         for server in reversed(self.started):

@@ -1,17 +1,23 @@
-"""Demo-only control (`gateway serve --demo`): stop and restart an emulated backend by name."""
+"""Demo-only control (`gateway serve --demo`): stop and restart an emulated backend by name.
+
+Served twice: at `/demo/backends` with no key (the demo's own `curl` lines), and at
+`/admin/demo/backends` behind the admin key and the cross-site checks, for the console.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
+from gateway.api.auth import require_admin_key, require_admin_write
 from gateway.errors import NotFoundError
 
-__all__ = ["router"]
+__all__ = ["router", "admin_router"]
 
 router = APIRouter(prefix="/demo", tags=["demo"])
+admin_router = APIRouter(prefix="/admin/demo", tags=["admin"], dependencies=[Depends(require_admin_key)])
 
 
 class DemoBackendStatus(BaseModel):
@@ -48,3 +54,9 @@ async def start_backend(name: str, request: Request) -> DemoBackendStatus:
     _status(request, name)
     await asyncio.to_thread(request.app.state.demo.restart, name)  # binds and polls until it serves: off the loop
     return _status(request, name)
+
+
+admin_router.add_api_route("/backends", list_backends, methods=["GET"], response_model=list[DemoBackendStatus])
+for _action, _endpoint in (("stop", stop_backend), ("start", start_backend)):
+    admin_router.add_api_route(f"/backends/{{name}}/{_action}", _endpoint, methods=["POST"], response_model=DemoBackendStatus,
+                               dependencies=[Depends(require_admin_write)])

@@ -13,7 +13,9 @@ import ipaddress
 from gateway.auth.errors import AdminForbiddenError, AuthenticationError
 from gateway.auth.keys import ClientKey, KeyRing
 
-__all__ = ["Authenticator", "bearer_token", "is_loopback"]
+__all__ = ["Authenticator", "bearer_token", "is_loopback", "CONSOLE_TOKEN_LABEL"]
+
+CONSOLE_TOKEN_LABEL = b"switchyard console csrf v1"
 
 
 def is_loopback(host: str) -> bool:
@@ -76,12 +78,29 @@ class Authenticator:
             raise AuthenticationError("invalid API key")
         return key
 
-    def check_admin(self, authorization: str | None) -> None:
-        """Allow `/admin/*` with the admin key (or, without one, in open access only); else AdminForbiddenError."""
+    @property
+    def has_admin_key(self) -> bool:
+        return self._admin_digest is not None
+
+    def console_token(self) -> str | None:
+        """The console's CSRF token: HMAC-SHA256 of a fixed label under the admin key's digest, so every
+        replica and worker derives the same one and it reveals nothing of the key; None without an admin key."""
         if self._admin_digest is None:
-            if self.open_access:
+            return None
+        return hmac.new(self._admin_digest, CONSOLE_TOKEN_LABEL, hashlib.sha256).hexdigest()
+
+    def check_console_token(self, token: str | None) -> bool:
+        expected = self.console_token()
+        return expected is not None and token is not None and hmac.compare_digest(token.encode(), expected.encode())
+
+    def check_admin(self, authorization: str | None, *, key_required: bool = False) -> None:
+        """Allow `/admin/*` with the admin key (or, without one, in open access only, unless `key_required`:
+        calls that change something always need the key itself); else AdminForbiddenError."""
+        if self._admin_digest is None:
+            if self.open_access and not key_required:
                 return
-            raise AdminForbiddenError("admin endpoints are disabled: set SWITCHYARD_ADMIN_KEY")
+            raise AdminForbiddenError("admin endpoints are disabled: set SWITCHYARD_ADMIN_KEY" if not key_required else
+                                      "this admin call needs an admin key and none is set: set SWITCHYARD_ADMIN_KEY")
         token = bearer_token(authorization)
         if token is None or not hmac.compare_digest(hashlib.sha256(token.encode()).digest(), self._admin_digest):
             raise AdminForbiddenError("admin endpoints need the admin key: Authorization: Bearer <SWITCHYARD_ADMIN_KEY>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.errors import GatewayError
 
-__all__ = ["AuthenticationError", "AdminForbiddenError"]
+__all__ = ["AuthenticationError", "AdminForbiddenError", "CrossSiteRequestError"]
 
 
 class AuthenticationError(GatewayError):
@@ -24,3 +24,11 @@ class AdminForbiddenError(GatewayError):
     status = 403
     type = "permission_error"
     code = "admin_key_required"
+
+
+class CrossSiteRequestError(GatewayError):
+    """A browser's state-changing admin call that is not same-origin or lacks the console's CSRF token (403)."""
+
+    status = 403
+    type = "permission_error"
+    code = "cross_site_request"

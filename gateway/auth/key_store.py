@@ -18,7 +18,8 @@ from gateway.auth.keys import KeyRing, StoredKey, policy_key
 from gateway.data_dir import data_dir
 from policies.schema import Policy
 
-__all__ = ["KEYS_FILE_NAME", "KEYS_FILE_ENV", "FileKeyStore", "KeyStoreError", "RedisKeyStore", "keys_file_path", "load_key_ring"]
+__all__ = ["KEYS_FILE_NAME", "KEYS_FILE_ENV", "FileKeyStore", "KeyExistsError", "KeyStoreError", "RedisKeyStore", "keys_file_path",
+           "load_key_ring"]
 
 KEYS_FILE_NAME = "keys.json"
 KEYS_FILE_ENV = "SWITCHYARD_KEYS_FILE"
@@ -26,6 +27,10 @@ KEYS_FILE_ENV = "SWITCHYARD_KEYS_FILE"
 
 class KeyStoreError(Exception):
     """The key store cannot be read or written, or the name is taken."""
+
+
+class KeyExistsError(KeyStoreError):
+    """A key of that name is already stored."""
 
 
 def keys_file_path(explicit: str | Path | None = None) -> Path:
@@ -60,8 +65,21 @@ class FileKeyStore:
     def add(self, key: StoredKey) -> None:
         keys = self.load()
         if any(existing.name == key.name for existing in keys):
-            raise KeyStoreError(f"{self.path}: a key named {key.name!r} already exists")
-        data = _KeysFile(keys=[*keys, key]).model_dump(mode="json")
+            raise KeyExistsError(f"{self.path}: a key named {key.name!r} already exists")
+        self._write([*keys, key])
+
+    def remove(self, name: str) -> bool:
+        """Delete the key named `name` (revoke it); False when there is none."""
+        keys = self.load()
+        kept = [key for key in keys if key.name != name]
+        if len(kept) == len(keys):
+            return False
+        self._write(kept)
+        return True
+
+    def _write(self, keys: list[StoredKey]) -> None:
+        """Replace the file atomically (a temporary file in the same directory, mode 0600, renamed over it)."""
+        data = _KeysFile(keys=keys).model_dump(mode="json")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
         try:
@@ -94,7 +112,11 @@ class RedisKeyStore:
 
     async def add(self, key: StoredKey) -> None:
         if not await self.redis.hsetnx(self.hash_key, key.name, key.model_dump_json()):
-            raise KeyStoreError(f"Redis {self.hash_key}: a key named {key.name!r} already exists")
+            raise KeyExistsError(f"Redis {self.hash_key}: a key named {key.name!r} already exists")
+
+    async def remove(self, name: str) -> bool:
+        """Delete the key named `name` (revoke it); False when there is none."""
+        return bool(await self.redis.hdel(self.hash_key, name))
 
 
 async def load_key_ring(policy: Policy, *, file_store: FileKeyStore | None = None,

@@ -52,6 +52,27 @@ def _settings(args: argparse.Namespace) -> Any:
         raise CliError(f"setting {field}: {first['msg']}") from None
 
 
+def _with_demo_admin_key(settings: Any) -> tuple[Any, str]:
+    """The demo has no admin key of its own: make one for this run, so the console can log in. It is
+    printed once in the start-up lines and kept nowhere else (never logged, never written to a file)."""
+    import secrets
+
+    from pydantic import SecretStr
+
+    key = "sy-admin-" + secrets.token_urlsafe(18)
+    return settings.model_copy(update={"admin_key": SecretStr(key)}), key
+
+
+def _console_line(settings: Any, generated_admin_key: str | None) -> str:
+    """Where the web console is and how to log in to it."""
+    url = f"http://{settings.host}:{settings.port}/ui/"
+    if generated_admin_key is not None:
+        return f"{url} (log in with the admin key {generated_admin_key}, made for this demo run)"
+    if settings.admin_key is not None:
+        return f"{url} (log in with SWITCHYARD_ADMIN_KEY)"
+    return f"{url} (needs an admin key: set SWITCHYARD_ADMIN_KEY)"
+
+
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.quickstart:
@@ -61,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
 
         chosen = write_quickstart_policy(os.environ)
         settings = settings.model_copy(update={"config": chosen, "demo": chosen is None})
+    generated_admin_key = None
+    if settings.demo and settings.admin_key is None:
+        settings, generated_admin_key = _with_demo_admin_key(settings)
     if args.workers < 1:
         raise CliError(f"--workers must be at least 1, got {args.workers}")
     if args.workers > 1:
@@ -109,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
         app.state.demo = demo
         app.include_router(demo_api.router)
+        app.include_router(demo_api.admin_router)
     listing = ", ".join(f"{name} ({spec.type}{'/' + spec.profile if spec.profile else ''} at {spec.base_url})" for name, spec in policy.backends.items())
     sys.stderr.write(
         f"switchyard gateway: http://{settings.host}:{settings.port}/v1 serving {path}\n"
@@ -116,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         f"  {auth_notice}\n"
         f"  usage ledger: {services.ledger_file}{' (via the Redis stream)' if settings.redis_url else ''}\n"
     )
+    sys.stderr.write(f"  console: {_console_line(settings, generated_admin_key)}\n")
     if demo is not None:
         sys.stderr.write(f"  demo: stop a backend with: curl -X POST http://{settings.host}:{settings.port}/demo/backends/local-v32/stop\n")
     sys.stderr.flush()

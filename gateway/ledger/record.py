@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from gateway.costing import NANO_USD_PER_USD, AttemptCost, to_nano_usd
 from gateway.outcomes import AttemptOutcome
 
-__all__ = ["COLUMNS", "Row", "UsageRecord", "row_from_outcome"]
+__all__ = ["COLUMNS", "Row", "UsageRecord", "RecordId", "row_from_outcome"]
 
 COLUMNS: tuple[str, ...] = (
     "request_id", "attempt", "started_at", "key_name", "route", "backend", "upstream_model", "family",
@@ -23,6 +23,35 @@ COLUMNS: tuple[str, ...] = (
 
 Row = tuple[Any, ...]
 CHAIN_SEPARATOR = ","  # backend names never contain one (policies.schema.Name)
+ID_SEPARATOR = ":"  # record id = request id + ":" + attempt; split at the last one
+
+
+class RecordId(tuple[str, int]):
+    """A record's key, (request_id, attempt); as text `req_...:2`, the id `/admin/usage` pages by."""
+
+    __slots__ = ()
+
+    def __new__(cls, request_id: str, attempt: int) -> RecordId:
+        return super().__new__(cls, (request_id, attempt))
+
+    @property
+    def request_id(self) -> str:
+        return self[0]
+
+    @property
+    def attempt(self) -> int:
+        return self[1]
+
+    def __str__(self) -> str:
+        return f"{self[0]}{ID_SEPARATOR}{self[1]}"
+
+    @classmethod
+    def parse(cls, text: str) -> RecordId:
+        """`req_abc:2` -> RecordId("req_abc", 2); ValueError for anything else."""
+        request_id, separator, attempt = text.rpartition(ID_SEPARATOR)
+        if not separator or not request_id or not attempt.isdigit():
+            raise ValueError(f"{text!r} is not a usage record id (REQUEST_ID:ATTEMPT)")
+        return cls(request_id, int(attempt))
 
 
 def row_from_outcome(outcome: AttemptOutcome, cost: AttemptCost, family: str | None) -> Row:
@@ -72,6 +101,11 @@ class UsageRecord(BaseModel):
     latency_ms: float
     usage_estimated: bool = Field(
         False, description="Token counts estimated by the gateway (a stream the client left before the upstream's usage arrived).")
+
+    @computed_field(description="The record's id (REQUEST_ID:ATTEMPT), the cursor `/admin/usage` pages by.")  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return str(RecordId(self.request_id, self.attempt))
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -17,13 +17,15 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gateway.data_dir import data_dir
-from gateway.ledger.record import COLUMNS, Row, UsageRecord
+from gateway.ledger.record import COLUMNS, RecordId, Row, UsageRecord
 
-__all__ = ["LEDGER_FILE_NAME", "LEDGER_PATH_ENV", "SqliteLedger", "LedgerFileError", "ledger_path"]
+__all__ = ["LEDGER_FILE_NAME", "LEDGER_PATH_ENV", "SqliteLedger", "LedgerFileError", "UnknownRecordError", "UsageFilter",
+           "UsagePage", "ledger_path"]
 
 LEDGER_FILE_NAME = "ledger.sqlite3"
 LEDGER_PATH_ENV = "SWITCHYARD_LEDGER_PATH"
@@ -54,6 +56,42 @@ def ledger_path(explicit: str | Path | None = None) -> Path:
 
 class LedgerFileError(Exception):
     """The ledger file cannot be opened or is not a Switchyard ledger."""
+
+
+class UnknownRecordError(LookupError):
+    """A paging cursor names a record the ledger does not hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageFilter:
+    """Which records to list; None matches everything. Times are unix seconds, [since_s, until_s)."""
+
+    since_s: float | None = None
+    until_s: float | None = None
+    key_name: str | None = None
+    backend: str | None = None
+    route: str | None = None
+    status: int | None = None
+    ok: bool | None = None
+
+    def where(self) -> tuple[list[str], list[Any]]:
+        """SQL conditions and their parameters."""
+        clauses, params = [], []
+        for clause, value in (("started_at >= ?", self.since_s), ("started_at < ?", self.until_s),
+                              ("key_name = ?", self.key_name), ("backend = ?", self.backend), ("route = ?", self.route),
+                              ("status = ?", self.status), ("ok = ?", None if self.ok is None else int(self.ok))):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        return clauses, params
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePage:
+    """Records newest first, and whether more lie beyond them in the direction paged."""
+
+    records: list[UsageRecord]
+    has_more: bool
 
 
 class SqliteLedger:
@@ -108,16 +146,42 @@ class SqliteLedger:
     def records(self, *, since_s: float | None = None, until_s: float | None = None, key_name: str | None = None,
                 limit: int | None = None) -> list[UsageRecord]:
         """Records in start-time order, optionally within [since_s, until_s) and for one key."""
-        where, params = [], []
-        for clause, value in (("started_at >= ?", since_s), ("started_at < ?", until_s), ("key_name = ?", key_name)):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
+        where, params = UsageFilter(since_s=since_s, until_s=until_s, key_name=key_name).where()
         sql = _SELECT + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY started_at, request_id, attempt"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         return [UsageRecord.from_row(row) for row in self.query(sql, params)]
+
+    def page(self, match: UsageFilter = UsageFilter(), *, after: RecordId | None = None, before: RecordId | None = None,
+             limit: int = 20) -> UsagePage:
+        """Up to `limit` matching records, newest first (by start time, then request id and attempt),
+        paged as OpenAI's list endpoints page: `after` a record id gives the records older than it
+        (the next page), `before` one the records newer than it (the previous page, still newest
+        first). `has_more`: more match beyond the page in the direction paged (older without a
+        cursor or with `after`, newer with `before`). Raises UnknownRecordError for a cursor
+        the ledger does not hold. A cursor need not match the filter: it only marks a position.
+        """
+        if after is not None and before is not None:
+            raise ValueError("page with after or before, not both")
+        where, params = match.where()
+        cursor = after or before
+        if cursor is not None:
+            found = self.query("SELECT started_at FROM usage WHERE request_id = ? AND attempt = ?", cursor)
+            if not found:
+                raise UnknownRecordError(f"no usage record with id {cursor}")
+            # started_at first on its own, so SQLite walks the started_at index from the cursor
+            where.append("started_at <= ?" if after else "started_at >= ?")
+            where.append("(started_at, request_id, attempt) < (?, ?, ?)" if after else "(started_at, request_id, attempt) > (?, ?, ?)")
+            params += [found[0][0], found[0][0], *cursor]
+        direction = "ASC" if before is not None else "DESC"
+        sql = (_SELECT + (f" WHERE {' AND '.join(where)}" if where else "")
+               + f" ORDER BY started_at {direction}, request_id {direction}, attempt {direction} LIMIT ?")
+        rows = self.query(sql, [*params, limit + 1])
+        records = [UsageRecord.from_row(row) for row in rows[:limit]]
+        if before is not None:
+            records.reverse()
+        return UsagePage(records=records, has_more=len(rows) > limit)
 
     def count(self) -> int:
         return self.query("SELECT COUNT(*) FROM usage")[0][0]

@@ -109,7 +109,7 @@ class Setup:
         return response.json()
 
     def records(self, **params: Any) -> list[dict[str, Any]]:
-        return self.admin("/admin/usage", **params)["records"]
+        return self.admin("/admin/usage", **params)["data"]
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +214,7 @@ def test_every_attempt_is_recorded_with_the_fallback_chain_streamed_or_not(setup
     assert chunks
     records = setup.records(key="team-a")
     for raw, was_streamed in ((plain, False), (streamed, True)):
-        mine = [r for r in records if r["request_id"] == raw.headers["x-switchyard-request-id"]]
+        mine = sorted((r for r in records if r["request_id"] == raw.headers["x-switchyard-request-id"]), key=lambda r: r["attempt"])
         assert [(r["attempt"], r["backend"], r["ok"], r["status"], r["error_kind"], r["fallback_chain"], r["streamed"])
                 for r in mine] == [
             (1, "local", False, 500, "server_error", ["local"], was_streamed),

@@ -3,6 +3,8 @@ default policy on exactly the backends the environment configures."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -61,6 +63,7 @@ def test_make_run_serves_a_configured_vllm_and_not_the_demo(servers, tmp_path):
     assert answer.status_code == 200 and answer.headers["x-switchyard-backend"] == "local-v32"
     assert len(httpx.get(f"{vllm.url}/_emulator/requests").json()["requests"]) == 1  # the real upstream got it
     assert httpx.post(f"{url}/demo/backends/local-v32/stop").status_code == 404  # no demo controls
+    assert f"console: {url}/ui/ (" in log
 
 
 def test_make_run_serves_the_demo_when_the_environment_names_no_upstream(servers, tmp_path):
@@ -70,3 +73,10 @@ def test_make_run_serves_the_demo_when_the_environment_names_no_upstream(servers
     answer = httpx.post(f"{url}/v1/chat/completions", timeout=10,
                         json={"model": "auto", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5})
     assert answer.status_code == 200 and answer.headers["x-switchyard-backend"] == "local-v32"
+    # the console's address and an admin key made for this run (the demo has none of its own)
+    admin_key = re.search(rf"console: {re.escape(url)}/ui/ \(log in with the admin key (sy-admin-\S+), made for this demo run\)",
+                          log).group(1)
+    assert log.count(admin_key) == 1  # printed once, nowhere else
+    session = httpx.get(f"{url}/admin/console/session", headers={"authorization": f"Bearer {admin_key}"}, timeout=10)
+    assert session.status_code == 200 and session.json()["demo"] is True
+    assert httpx.get(f"{url}/admin/status", timeout=10).status_code == 403  # the admin endpoints now need it

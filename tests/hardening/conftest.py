@@ -97,7 +97,7 @@ class HardenedStack(Stack):
 
     def usage(self, request_id: str) -> list[dict[str, Any]]:
         """The ledger's records of one request, by attempt."""
-        records = httpx.get(f"{self.gateway.url}/admin/usage", headers=self.admin_headers, params={"limit": 10000}).json()["records"]
+        records = httpx.get(f"{self.gateway.url}/admin/usage", headers=self.admin_headers, params={"limit": 10000}).json()["data"]
         return sorted((r for r in records if r["request_id"] == request_id), key=lambda r: r["attempt"])
 
     def wait_for_usage(self, request_id: str, attempts: int) -> list[dict[str, Any]]:

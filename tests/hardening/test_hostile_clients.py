@@ -92,7 +92,7 @@ def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_and_is_still_
 def test_a_client_that_leaves_a_non_streamed_request_cancels_the_upstream_and_is_still_recorded(stack):
     stack.set_faults("primary", fail_rate=1.0, fail_mode="slow", slow_ms=50)  # 200 tokens: 10 s if not cancelled
     before = {r["request_id"] for r in httpx.get(f"{stack.gateway.url}/admin/usage", headers=stack.admin_headers,
-                                                 params={"limit": 10000}).json()["records"]}
+                                                 params={"limit": 10000}).json()["data"]}
     body = orjson.dumps({"model": "auto", "messages": HELLO, "max_tokens": 200})
     head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
             b"Authorization: Bearer " + CLIENT_KEY.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body))
@@ -102,7 +102,7 @@ def test_a_client_that_leaves_a_non_streamed_request_cancels_the_upstream_and_is
 
     def new_records() -> list[dict]:
         records = httpx.get(f"{stack.gateway.url}/admin/usage", headers=stack.admin_headers,
-                            params={"limit": 10000}).json()["records"]
+                            params={"limit": 10000}).json()["data"]
         return [r for r in records if r["request_id"] not in before]
 
     # The client is gone with no answer read. Uncancelled, the upstream would answer after 10 s and

@@ -74,18 +74,24 @@ def _drive_every_path(stack: HardenedStack, transcript: Transcript) -> None:
         assert _chat(stack, transcript, authorization=wrong).status_code == 401
     # explain, admin, metrics, models
     transcript.add(httpx.post(f"{stack.gateway.v1}/route/explain", json={"model": "auto", "messages": HELLO}, headers=stack.client_headers))
-    for path in ("/admin/status", "/admin/usage", "/admin/spend"):
+    transcript.add(httpx.post(f"{stack.gateway.url}/admin/explain", json={"request": {"model": "auto", "messages": HELLO},
+                                                                          "key": "hardening-client"}, headers=stack.admin_headers))
+    request_id = _chat(stack, transcript).headers["x-switchyard-request-id"]
+    for path in ("/admin/status", "/admin/usage", "/admin/spend", "/admin/policy", "/admin/keys", "/admin/console/session",
+                 f"/admin/requests/{request_id}/explanation"):
         assert transcript.add(httpx.get(f"{stack.gateway.url}{path}", headers=stack.admin_headers)).status_code == 200
         assert transcript.add(httpx.get(f"{stack.gateway.url}{path}", headers={"authorization": f"Bearer {WRONG_KEY}"})).status_code in (401, 403)
-    for path in ("/metrics", "/v1/models", "/readyz", "/healthz", "/openapi.json"):
+    for path in ("/metrics", "/v1/models", "/readyz", "/healthz", "/openapi.json", "/ui/", "/ui/app.js", "/ui/api.js"):
         transcript.add(httpx.get(f"{stack.gateway.url}{path}", headers=stack.client_headers))
 
 
 def test_no_key_appears_in_any_response_or_log(stack):
     transcript = Transcript()
     _drive_every_path(stack, transcript)
-    assert len(transcript.parts) >= 38
+    assert len(transcript.parts) >= 51
     assert transcript.leaks() == []
+    client_digest = hashlib.sha256(CLIENT_KEY.encode()).hexdigest()  # the policy's key digest is not for showing either
+    assert client_digest not in "\n".join(transcript.parts)
     log = stack.gateway.log()
     assert "DEBUG" in log  # the log searched is the most talkative one
     assert [secret for secret in ALL_SECRETS if secret in log] == []
