@@ -78,7 +78,8 @@ _TOKEN = re.compile(
     r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]+"  # kana, CJK ideographs, hangul: one run
     r"|[^\W\d_\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]+"  # letters of other scripts
 )
-_FENCED = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+_ASCII_TOKEN = re.compile(r"[a-z]+")  # the same tokens as _TOKEN on lower-case ASCII text, 3-4x faster
+_FENCE = "```"
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
 _QUOTED = re.compile(r'"[^"]{30,}"|“[^”]{30,}”|«[^»]{30,}»|„[^“”]{30,}[“”]|「[^」]{12,}」|『[^』]{12,}』')
 _LEAD_END = re.compile(r"[:：.。!！?？\n]")
@@ -164,13 +165,29 @@ def conversation(body: Mapping[str, Any]) -> Conversation:
     return Conversation(request, system, "\n\n".join(earlier), turn_chars)
 
 
+def _fenced_blocks(text: str) -> tuple[list[str], str]:
+    """(the fenced code blocks, an unclosed last one included; the text around them)."""
+    if _FENCE not in text:
+        return [], text
+    blocks, prose, position = [], [], 0
+    while (start := text.find(_FENCE, position)) >= 0:
+        prose.append(text[position:start])
+        end = text.find(_FENCE, start + len(_FENCE))
+        if end < 0:
+            blocks.append(text[start:])
+            return blocks, "\n\n".join(prose)
+        blocks.append(text[start:end + len(_FENCE)])
+        position = end + len(_FENCE)
+    prose.append(text[position:])
+    return blocks, "\n\n".join(prose)
+
+
 def _split(request: str) -> tuple[str, str]:
     """(instruction, material) of the last user turn; see the module docstring."""
     if len(request) <= SHORT_CHARS:
         instruction, material = request, ""
     else:
-        fenced = _FENCED.findall(request)
-        prose = _FENCED.sub("\n\n", request) if fenced else request
+        fenced, prose = _fenced_blocks(request)
         paragraphs = [p for p in _PARAGRAPH_BREAK.split(prose) if p.strip()]
         if not paragraphs:
             return "", request
@@ -211,7 +228,8 @@ def _cue_counts(text: str, lexicon: CueLexicon = LEXICON) -> tuple[list[int], in
     category, pairs, east_asian = lexicon.category, lexicon.pairs, lexicon.east_asian
     following: dict[str, int] | None = None
     words = 0
-    for token in _TOKEN.findall(text.lower()):
+    lowered = text.lower()
+    for token in (_ASCII_TOKEN if lowered.isascii() else _TOKEN).findall(lowered):
         if token[0] >= _EAST_ASIAN_START:
             words += (len(token) + 1) // 2
             for start in range(len(token) - 1):
