@@ -117,7 +117,7 @@ def slices(test: Sequence[ThinkingCase], detector: Sequence[float]) -> list[dict
         pick("plain, long (>= 800 chars)", lambda c: not c.needs_thinking and c.chars >= LONG_CHARS),
         pick("English", lambda c: c.lang == "en"),
         pick("other languages", lambda c: c.lang != "en"),
-        pick("languages absent from training (nl, ko)", lambda c: c.lang in ("nl", "ko")),
+        pick("languages absent from training examples (nl, ko)", lambda c: c.lang in ("nl", "ko")),
         pick("single turn", lambda c: c.user_turns == 1 and c.body["messages"][0]["role"] != "system"),
         pick("multi-turn or system prompt", lambda c: c.user_turns > 1 or c.body["messages"][0]["role"] == "system"),
         pick("plain, with code or digits", lambda c: not c.needs_thinking and bool(re.search(r"\d|```", c.body["messages"][-1]["content"]))),
