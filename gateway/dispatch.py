@@ -145,6 +145,7 @@ class Dispatcher:
                 ok=ok, status=status, error_kind=error_kind, latency_ms=(now - began) * 1000,
                 ttft_ms=None if ttft_s is None else (ttft_s - began) * 1000, usage=usage, cost_usd=cost,
                 started_at=wall, key_name=request.key_name, input_chars=request.input_chars, tried=tried,
+                thinking=request.decision.thinking, thinking_source=request.decision.thinking_source,
             )
         )
         return cost

@@ -106,6 +106,10 @@ class GatewayMetrics:
                                  "fallen back to.", ["route", "backend"], registry=r)
         self.errors = Counter("switchyard_upstream_errors", "Failed attempts by backend and failure kind.",
                               ["backend", "kind"], registry=r)
+        self.thinking_detected = Counter(
+            "switchyard_thinking_detected", "Requests whose thinking need the detector decided (model alias with "
+            "thinking: auto, no explicit signal), by the outcome: on or off.", ["thinking"], registry=r)
+        self._detected = {True: self.thinking_detected.labels("on"), False: self.thinking_detected.labels("off")}
         self.overhead = Histogram("switchyard_gateway_overhead_seconds",
                                   "Time the gateway itself spent on a request (total minus upstream time).",
                                   ["route"], buckets=OVERHEAD_BUCKETS_S, registry=r)
@@ -174,6 +178,8 @@ class GatewayMetrics:
         c = self._children(o.route or NO_ROUTE, o.backend, str(o.status), o.key_name or NO_KEY)
         c.requests.inc()
         c.duration.observe(o.latency_ms / 1000)
+        if o.attempt == 1 and o.thinking_source == "detected":  # once per request, at its first attempt
+            self._detected[bool(o.thinking)].inc()
         if o.attempt > 1:
             c.fallbacks.inc()
         if not o.ok:

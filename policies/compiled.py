@@ -11,6 +11,7 @@ from policies.conditions import Predicate, compile_when
 from policies.pricing import BackendPrice, resolve_price
 from policies.schema import BackendSpec, ModelAliasSpec, Policy
 from policies.strategies import Strategy, get_strategy
+from policies.thinking_detector import load_model
 
 __all__ = ["CompiledBackend", "CompiledRoute", "CompiledPolicy", "compile_policy", "compiled", "repriced"]
 
@@ -67,6 +68,8 @@ def _compile_backend(name: str, spec: BackendSpec) -> CompiledBackend:
 
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Resolve `policy` for `decide`; assumes `semantic_checks.check_policy` found nothing."""
+    if any(alias.thinking == "auto" for alias in policy.models.values()):
+        load_model()  # read the detector's weights now, not on the first request
     backends = {name: _compile_backend(name, spec) for name, spec in policy.backends.items()}
     routes = tuple(
         CompiledRoute(

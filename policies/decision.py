@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["CandidateVerdict", "Decision", "CandidateReport", "DecisionReport"]
 
@@ -31,6 +32,8 @@ class Decision:
     input_tokens: int = 0
     expected_output_tokens: int = 0
     panic: bool = False  # every candidate left has an open circuit: dispatch tries them anyway
+    thinking_source: str | None = None  # header | body | model | detected (policies.thinking_need)
+    thinking_score: float | None = None  # the detector's score, when it decided
 
 
 class CandidateReport(BaseModel):
@@ -53,6 +56,9 @@ class DecisionReport(BaseModel):
     strategy: str
     chain: list[str]
     thinking: bool | None
+    thinking_source: Literal["header", "body", "model", "detected"] | None = Field(
+        None, description="Which signal decided `thinking`; null when none did.")
+    thinking_score: float | None = Field(None, description="The detector's score in [0, 1], when it decided.")
     input_tokens: int
     expected_output_tokens: int
     candidates: list[CandidateReport]
@@ -64,6 +70,8 @@ class DecisionReport(BaseModel):
             strategy=decision.strategy,
             chain=list(decision.chain),
             thinking=decision.thinking,
+            thinking_source=decision.thinking_source,
+            thinking_score=decision.thinking_score,
             input_tokens=decision.input_tokens,
             expected_output_tokens=decision.expected_output_tokens,
             candidates=[

@@ -187,4 +187,6 @@ def decide(
         input_tokens=features.input_tokens,
         expected_output_tokens=output_tokens,
         panic=panic,
+        thinking_source=features.thinking_source,
+        thinking_score=features.thinking_score,
     )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from policies.thinking_need import thinking_need
+from policies.thinking_need import ThinkingSource, thinking_verdict
 from policies.token_estimate import TokenEstimator, count_prompt_chars, shared_estimator
 
 if TYPE_CHECKING:
@@ -21,10 +21,14 @@ class RequestFeatures:
 
     `input_chars` is kept so the gateway can call `TokenEstimator.observe(input_chars,
     usage.prompt_tokens)` when the response reports real usage. `headers` has lower-case names.
+    `thinking_source` says which signal set `thinking` (`policies.thinking_need`); a `when:
+    {thinking: true}` matches a detected need exactly like an explicit one.
     """
 
     model: str
     thinking: bool | None = None
+    thinking_source: ThinkingSource | None = None
+    thinking_score: float | None = None  # the detector's score, when it decided
     input_tokens: int = 0
     input_chars: int = 0
     max_tokens: int | None = None
@@ -67,9 +71,12 @@ def extract_features(
     model = model if isinstance(model, str) else ""
     alias = policy.models.get(model)
     chars, messages = count_prompt_chars(body)
+    verdict = thinking_verdict(body, lowered, alias.thinking if alias else None, policy.thinking_detection.threshold)
     return RequestFeatures(
         model=model,
-        thinking=thinking_need(body, lowered, alias.thinking if alias else None),
+        thinking=verdict.thinking,
+        thinking_source=verdict.source,
+        thinking_score=verdict.score,
         input_tokens=(estimator or shared_estimator).estimate(chars, messages),
         input_chars=chars,
         max_tokens=_max_tokens(body),

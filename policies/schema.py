@@ -45,6 +45,7 @@ __all__ = [
     "PriceSpec",
     "RouteSpec",
     "SloSpec",
+    "ThinkingDetectionSpec",
     "TimeoutsSpec",
     "WhenSpec",
 ]
@@ -193,7 +194,11 @@ class BackendSpec(_Spec):
 class ModelAliasSpec(_Spec):
     """A name clients send as `model`."""
 
-    thinking: bool | None = Field(None, description="Asking for this model means thinking on/off.")
+    thinking: bool | Literal["auto"] | None = Field(
+        None,
+        description="Asking for this model means thinking on/off; auto: detected from the request's content "
+        "when the request gives no explicit signal (see thinking_detection).",
+    )
     family: str | None = Field(None, description="Only backends of this family may serve it.")
     description: str | None = None
 
@@ -326,6 +331,16 @@ class KeySpec(_Spec):
     tpm: Annotated[int, Field(ge=1)] | None = Field(None, description="Tokens per minute.")
 
 
+class ThinkingDetectionSpec(_Spec):
+    """How requests to a `thinking: auto` model alias are judged (policies.thinking_detector)."""
+
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.5,
+        description="A detected score at or above this means thinking on. Lower it to catch more hard requests "
+        "(recall), raise it to think less often (precision); benchmarks/thinking_detection.py prints the table.",
+    )
+
+
 class Policy(_Spec):
     """A whole routing policy file."""
 
@@ -335,5 +350,6 @@ class Policy(_Spec):
     routes: list[RouteSpec] = Field(min_length=1)
     fallback: FallbackSpec = Field(default_factory=FallbackSpec)
     keys: list[KeySpec] = Field(default_factory=list)
+    thinking_detection: ThinkingDetectionSpec = Field(default_factory=ThinkingDetectionSpec)
 
     _compiled: Any = PrivateAttr(default=None)  # policies.compiled.CompiledPolicy, built on first use

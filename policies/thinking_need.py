@@ -1,19 +1,29 @@
 """Whether a request needs thinking (reasoning) mode: True, False (asked off) or None (no say).
 
-Signals, strongest first (design doc "Request features a `when` can test"):
-1. header `x-switchyard-thinking: true|false` (the operator's or client's explicit override);
-2. body parameters: `reasoning_effort` (anything but `none` is on), `thinking: {type:
+Signals, strongest first (design doc "Request features a `when` can test"); the first present
+decides, and `ThinkingVerdict.source` names it:
+1. `header`: `x-switchyard-thinking: true|false` (the operator's or client's explicit override);
+2. `body`: `reasoning_effort` (anything but `none` is on), `thinking: {type:
    enabled|disabled}`, `chat_template_kwargs: {thinking|enable_thinking: bool}`,
    `enable_thinking: bool`; if they disagree, on wins;
-3. the model alias's `thinking`.
+3. `model`: the model alias's `thinking: true|false`;
+4. `detected`: for an alias with `thinking: auto`, the detector's score
+   (`policies.thinking_detector`) against `thinking_detection.threshold`: on at or above it,
+   off below. The detector runs only when 1-3 say nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-__all__ = ["THINKING_HEADER", "thinking_need"]
+from policies.thinking_detector import thinking_score
+
+__all__ = ["THINKING_HEADER", "ThinkingSource", "ThinkingVerdict", "thinking_need", "thinking_verdict"]
+
+ThinkingSource = Literal["header", "body", "model", "detected"]
+DEFAULT_THRESHOLD = 0.5
 
 THINKING_HEADER = "x-switchyard-thinking"
 _TRUE_WORDS = frozenset({"true", "1", "yes", "on", "enabled"})
@@ -54,12 +64,40 @@ def _body_signals(body: Mapping[str, Any]) -> list[bool]:
     return signals
 
 
-def thinking_need(body: Mapping[str, Any], headers: Mapping[str, str], alias_thinking: bool | None) -> bool | None:
-    """The request's thinking need; `headers` must have lower-case names."""
+@dataclass(frozen=True, slots=True)
+class ThinkingVerdict:
+    """The thinking need, which signal decided it, and the detector's score when it did."""
+
+    thinking: bool | None = None
+    source: ThinkingSource | None = None
+    score: float | None = None  # only when source is "detected"
+
+
+NO_SAY = ThinkingVerdict()
+
+
+def thinking_verdict(
+    body: Mapping[str, Any], headers: Mapping[str, str], alias_thinking: bool | str | None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> ThinkingVerdict:
+    """The request's thinking need and its source; `headers` must have lower-case names.
+
+    `alias_thinking` is the model alias's `thinking` (True, False, "auto" or None).
+    """
     header = _flag(headers.get(THINKING_HEADER))
     if header is not None:
-        return header
+        return ThinkingVerdict(header, "header")
     signals = _body_signals(body)
     if signals:
-        return any(signals)
-    return alias_thinking
+        return ThinkingVerdict(any(signals), "body")
+    if isinstance(alias_thinking, bool):
+        return ThinkingVerdict(alias_thinking, "model")
+    if alias_thinking == "auto":
+        score = thinking_score(body)
+        return ThinkingVerdict(score >= threshold, "detected", score)
+    return NO_SAY
+
+
+def thinking_need(body: Mapping[str, Any], headers: Mapping[str, str], alias_thinking: bool | str | None) -> bool | None:
+    """The request's thinking need alone (`thinking_verdict(...).thinking`, default threshold)."""
+    return thinking_verdict(body, headers, alias_thinking).thinking

@@ -207,7 +207,8 @@ async def admin_usage(
 @router.get("/spend", response_model=SpendReport)
 async def admin_spend(
     request: Request,
-    by: SpendBy = Query("backend", description="Group by day, backend, key or route."),
+    by: SpendBy = Query("backend", description="Group by day, backend, key, route or thinking "
+                        "(what decided the thinking need: detected/on, body/off, ...)."),
     since: datetime | None = Query(None, description="First start time to include (ISO 8601 or unix seconds)."),
     until: datetime | None = Query(None, description="First start time to leave out."),
 ) -> SpendReport:

@@ -1,4 +1,4 @@
-"""`gateway spend`: the usage ledger summed by day, backend, key or route, with savings."""
+"""`gateway spend`: the usage ledger summed by day, backend, key, route or thinking source, with savings."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-GROUPS = ("day", "backend", "key", "route")
+GROUPS = ("day", "backend", "key", "route", "thinking")
 _COLUMNS = (
     ("requests", "requests", "d"), ("attempts", "attempts", "d"), ("prompt_tokens", "prompt", "d"),
     ("cached_tokens", "cached", "d"), ("completion_tokens", "completion", "d"), ("reasoning_tokens", "reasoning", "d"),
@@ -25,7 +25,7 @@ _COLUMNS = (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("spend", help="tokens and dollars from the usage ledger")
-    p.add_argument("--by", choices=GROUPS, default="backend", help="group by (default backend)")
+    p.add_argument("--by", choices=GROUPS, default="backend", help="group by (default backend); thinking: by what decided the thinking need (detected/on, body/off, ...)")
     p.add_argument("--db", default=None, help="ledger file (env SWITCHYARD_LEDGER_PATH, default ~/.local/share/switchyard/ledger.sqlite3)")
     p.add_argument("--since", default=None, help="first day to include, YYYY-MM-DD (UTC)")
     p.add_argument("--until", default=None, help="first day to leave out, YYYY-MM-DD (UTC)")

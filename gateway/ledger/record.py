@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from gateway.costing import NANO_USD_PER_USD, AttemptCost, to_nano_usd
 from gateway.outcomes import AttemptOutcome
 
-__all__ = ["COLUMNS", "Row", "UsageRecord", "RecordId", "row_from_outcome"]
+__all__ = ["ADDED_COLUMN_DEFAULTS", "COLUMNS", "Row", "UsageRecord", "RecordId", "row_from_outcome"]
 
 COLUMNS: tuple[str, ...] = (
     "request_id", "attempt", "started_at", "key_name", "route", "backend", "upstream_model", "family",
     "fallback_chain", "streamed", "ok", "status", "error_kind", "prompt_tokens", "cached_tokens",
     "completion_tokens", "reasoning_tokens", "cost_nano_usd", "self_hosted_cost_nano_usd", "ttft_ms", "latency_ms",
-    "usage_estimated",
+    "usage_estimated", "thinking", "thinking_source",
 )
-"""Row layout; money is stored in whole nano-USD so that every sum is exact."""
+"""Row layout; money is stored in whole nano-USD so that every sum is exact. New columns go at the end."""
+
+ADDED_COLUMN_DEFAULTS: dict[str, Any] = {"usage_estimated": 0, "thinking": None, "thinking_source": None}
+"""Columns added since the first release and the value a row written before them has."""
 
 Row = tuple[Any, ...]
 CHAIN_SEPARATOR = ","  # backend names never contain one (policies.schema.Name)
@@ -66,6 +69,7 @@ def row_from_outcome(outcome: AttemptOutcome, cost: AttemptCost, family: str | N
         usage.completion_tokens if usage else 0, usage.reasoning_tokens if usage else 0,
         to_nano_usd(cost.managed_usd), to_nano_usd(cost.self_hosted_usd), outcome.ttft_ms, outcome.latency_ms,
         int(usage.estimated) if usage else 0,
+        None if outcome.thinking is None else int(outcome.thinking), outcome.thinking_source,
     )
 
 
@@ -101,6 +105,9 @@ class UsageRecord(BaseModel):
     latency_ms: float
     usage_estimated: bool = Field(
         False, description="Token counts estimated by the gateway (a stream the client left before the upstream's usage arrived).")
+    thinking: bool | None = Field(None, description="Thinking mode on (true), off (false) or not said (null) for this request.")
+    thinking_source: Literal["header", "body", "model", "detected"] | None = Field(
+        None, description="Which signal decided `thinking`: the header, a body parameter, the model alias, or the detector.")
 
     @computed_field(description="The record's id (REQUEST_ID:ATTEMPT), the cursor `/admin/usage` pages by.")  # type: ignore[prop-decorator]
     @property
@@ -124,6 +131,7 @@ class UsageRecord(BaseModel):
         values["fallback_chain"] = values["fallback_chain"].split(CHAIN_SEPARATOR)
         values["streamed"], values["ok"] = bool(values["streamed"]), bool(values["ok"])
         values["usage_estimated"] = bool(values["usage_estimated"])
+        values["thinking"] = None if values["thinking"] is None else bool(values["thinking"])
         return cls.model_validate(values)
 
     def to_row(self) -> Row:
@@ -132,4 +140,5 @@ class UsageRecord(BaseModel):
         values["fallback_chain"] = CHAIN_SEPARATOR.join(self.fallback_chain)
         values["streamed"], values["ok"] = int(self.streamed), int(self.ok)
         values["usage_estimated"] = int(self.usage_estimated)
+        values["thinking"] = None if self.thinking is None else int(self.thinking)
         return tuple(values[column] for column in COLUMNS)

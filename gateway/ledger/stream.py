@@ -16,7 +16,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from gateway.ledger.record import COLUMNS, Row
+from gateway.ledger.record import ADDED_COLUMN_DEFAULTS, COLUMNS, Row
 from gateway.ledger.sqlite_sink import SqliteLedger
 
 __all__ = ["LedgerStream"]
@@ -27,9 +27,9 @@ RunInThread = Callable[..., Awaitable[Any]]
 
 
 def _row(entry: bytes) -> Row:
-    """A stream entry as a row; entries XADDed before a column was added get its default (0)."""
+    """A stream entry as a row; entries XADDed before a column was added get its default."""
     row = tuple(orjson.loads(entry))
-    return row + (0,) * (len(COLUMNS) - len(row))
+    return row + tuple(ADDED_COLUMN_DEFAULTS[name] for name in COLUMNS[len(row):])
 
 
 class LedgerStream:

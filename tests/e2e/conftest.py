@@ -19,7 +19,8 @@ TIMEOUTS = "{connect_s: 1, first_token_s: 2, total_s: 30}"
 
 
 def per_provider_policy(urls: dict[str, str]) -> str:
-    """One backend per provider type, each pinned by a model alias `via-<type>`; `auto` prefers local."""
+    """One backend per provider type, each pinned by a model alias `via-<type>`; `auto` prefers local,
+    and a request to it that the detector finds needs thinking goes to the Fireworks emulator."""
     return f"""
 version: 1
 backends:
@@ -66,7 +67,7 @@ backends:
     price: {{input_usd_per_mtok: 0.28, cached_input_usd_per_mtok: 0.028, output_usd_per_mtok: 0.42}}
     timeouts: {TIMEOUTS}
 models:
-  auto: {{}}
+  auto: {{thinking: auto}}
   deepseek-reasoner: {{thinking: true}}
   via-vllm: {{}}
   via-sglang: {{}}
@@ -79,6 +80,7 @@ routes:
   - {{name: to-novita, when: {{model: via-novita}}, use: [novita]}}
   - {{name: to-fireworks, when: {{model: via-fireworks}}, use: [fireworks]}}
   - {{name: to-deepseek, when: {{model: via-deepseek}}, use: [deepseek]}}
+  - {{name: auto-thinking, when: {{model: auto, thinking: true}}, use: [fireworks]}}
   - {{name: default, use: [local, novita], prefer: order}}
 fallback:
   on: [connect_error, timeout, rate_limited, server_error]

@@ -49,3 +49,18 @@ def test_demo_thinking_request_goes_to_terminus(demo):
     )
     assert raw.headers["x-switchyard-backend"] == "fireworks-terminus"
     assert raw.parse().choices[0].message.reasoning_content
+
+
+def test_demo_auto_sends_a_proof_to_the_thinking_route_and_a_greeting_to_the_default_one(demo):
+    """docs/thinking.md's snippet: `make run`, then model="auto" with no thinking parameter."""
+    client = openai.OpenAI(base_url=demo.v1, api_key="unused", max_retries=0)
+    proof = client.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "Prove that there are infinitely many primes."}], max_tokens=8
+    )
+    greeting = client.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "Hello! Who are you?"}], max_tokens=4
+    )
+    assert (proof.headers["x-switchyard-route"], proof.headers["x-switchyard-backend"]) == ("reasoning", "fireworks-terminus")
+    assert proof.parse().choices[0].message.reasoning_content
+    assert (greeting.headers["x-switchyard-route"], greeting.headers["x-switchyard-backend"]) == ("default", "local-v32")
+    assert getattr(greeting.parse().choices[0].message, "reasoning_content", None) is None

@@ -92,3 +92,24 @@ def test_deepseek_cache_hits_reach_the_client_in_deepseeks_usage_format(client):
     assert usage["prompt_cache_hit_tokens"] > 0
     assert usage["prompt_cache_hit_tokens"] % 64 == 0
     assert usage["prompt_cache_hit_tokens"] + usage["prompt_cache_miss_tokens"] == usage["prompt_tokens"]
+
+
+# No thinking parameter, no header, model "auto": the detector decides from the content alone.
+HARD = [{"role": "user", "content": "A bag holds 5 red and 7 blue marbles. I draw 4 without replacement. "
+                                    "What is the probability of getting at least 2 red ones? Show the steps."}]
+TRANSLATION = [{"role": "user", "content": "Translate into Spanish: The meeting is moved to Thursday at 10."}]
+
+
+def test_an_unlabelled_hard_prompt_to_auto_reaches_the_thinking_backend_with_its_own_switch_on(client, provider_stack):
+    raw = client.chat.completions.with_raw_response.create(model="auto", messages=HARD, max_tokens=12)
+    assert (raw.headers["x-switchyard-backend"], raw.headers["x-switchyard-route"]) == ("fireworks", "auto-thinking")
+    _only_own_switch(_sent(provider_stack, "fireworks"), {"reasoning_effort": "medium"})  # its default "on" effort
+    assert raw.parse().choices[0].message.reasoning_content
+
+
+def test_a_translation_to_auto_reaches_the_plain_backend_with_thinking_off(client, provider_stack):
+    raw = client.chat.completions.with_raw_response.create(model="auto", messages=TRANSLATION, max_tokens=6)
+    assert (raw.headers["x-switchyard-backend"], raw.headers["x-switchyard-route"]) == ("local", "default")
+    _only_own_switch(_sent(provider_stack, "vllm"), {"chat_template_kwargs": {"thinking": False}})
+    assert getattr(raw.parse().choices[0].message, "reasoning_content", None) is None
+    assert provider_stack.upstream_requests("fireworks") == []

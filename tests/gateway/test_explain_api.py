@@ -16,6 +16,10 @@ from tests.conftest import ROOT, free_port
 DEFAULT_POLICY = ROOT / "policies" / "default.yaml"
 THINKING = {"model": "deepseek-reasoner", "messages": [{"role": "user", "content": "Prove that there are infinitely many primes."}]}
 LONG = {"model": "auto", "max_tokens": 4000, "messages": [{"role": "user", "content": "word " * 105_000}]}
+# docs/thinking.md shows the decisions for these two (`model: auto`, no explicit thinking signal)
+AUTO_PROOF = {"model": "auto", "messages": [{"role": "user", "content": "Prove that the square root of 2 is irrational."}]}
+AUTO_TRANSLATION = {"model": "auto", "messages": [
+    {"role": "user", "content": "Translate into German: The proof is left as an exercise for the reader."}]}
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +64,35 @@ def test_thinking_request_goes_to_terminus_first_and_matches_the_cli(gateway, en
     assert report == _cli_explain(env, THINKING, tmp_path)  # idle live state: the offline answer
 
 
+def test_auto_proof_is_detected_as_needing_thinking_and_matches_the_cli(gateway, env, tmp_path):
+    report = _explain(gateway, AUTO_PROOF).json()
+    assert (report["route"], report["thinking"], report["thinking_source"]) == ("reasoning", True, "detected")
+    assert 0.5 <= report["thinking_score"] <= 1.0
+    assert report["chain"][0] == "fireworks-terminus"
+    assert report == _cli_explain(env, AUTO_PROOF, tmp_path)
+
+
+def test_auto_translation_is_detected_as_plain_and_matches_the_cli(gateway, env, tmp_path):
+    report = _explain(gateway, AUTO_TRANSLATION).json()
+    assert (report["route"], report["thinking"], report["thinking_source"]) == ("default", False, "detected")
+    assert 0.0 <= report["thinking_score"] < 0.5
+    assert report["chain"][0] == "local-v32"
+    assert report == _cli_explain(env, AUTO_TRANSLATION, tmp_path)
+
+
+def test_explicit_signals_are_reported_with_their_source_and_no_score(gateway):
+    by_model = _explain(gateway, THINKING).json()
+    by_header = httpx.post(f"{gateway.v1}/route/explain", json=AUTO_PROOF, headers={"x-switchyard-thinking": "false"}).json()
+    by_body = _explain(gateway, {**AUTO_TRANSLATION, "reasoning_effort": "high"}).json()
+    assert [(r["thinking"], r["thinking_source"], r["thinking_score"]) for r in (by_model, by_header, by_body)] == [
+        (True, "model", None), (False, "header", None), (True, "body", None)]
+    assert (by_header["route"], by_body["route"]) == ("default", "reasoning")
+
+
 def test_long_prompt_goes_only_where_it_fits(gateway):
     report = _explain(gateway, LONG).json()
     assert report["route"] == "long-context" and report["chain"] == ["local-v32", "novita-v32"]
+    assert (report["thinking"], report["thinking_source"]) == (False, "detected")  # long is not hard
     dropped = {c["backend"]: c["reason"] for c in report["candidates"] if not c["kept"]}
     assert set(dropped) == {"deepseek-api", "fireworks-terminus"}
     assert all(reason.startswith("context window ") for reason in dropped.values())

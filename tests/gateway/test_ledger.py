@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from backends.usage import Usage
 from gateway.costing import AttemptCost, CostBook
 from gateway.redis_connection import connect_redis
+from gateway.ledger.record import ADDED_COLUMN_DEFAULTS
 from gateway.ledger import COLUMNS, LedgerStream, LedgerWriter, SqliteLedger, UsageRecord, row_from_outcome
 
 
@@ -41,6 +42,17 @@ async def test_every_attempt_is_written_once_with_its_fields(ledger):
     assert (retry.ok, retry.status, retry.error_kind, retry.cost_nano_usd) == (False, 500, "server_error", None)
 
 
+async def test_the_thinking_need_and_its_source_are_recorded_per_attempt(ledger):
+    writer = LedgerWriter(ledger)
+    writer.on_outcome(dataclasses.replace(make_outcome("req_on"), thinking=True, thinking_source="detected"))
+    writer.on_outcome(dataclasses.replace(make_outcome("req_off"), thinking=False, thinking_source="body"))
+    writer.on_outcome(make_outcome("req_none"))
+    await writer.flush()
+    seen = {r.request_id: (r.thinking, r.thinking_source) for r in ledger.records()}
+    assert seen == {"req_on": (True, "detected"), "req_off": (False, "body"), "req_none": (None, None)}
+    assert all(UsageRecord.from_row(r.to_row()) == r for r in ledger.records())
+
+
 async def test_rows_round_trip_through_the_record_model(ledger):
     writer = LedgerWriter(ledger, costs=CostBook(accounting_policy()))
     writer.on_outcome(make_outcome("req_x", backend="local", prompt=100, completion=50))
@@ -61,10 +73,10 @@ async def test_an_estimated_usage_is_flagged_in_its_record_and_others_are_not(le
     assert flags == {"req_reported": False, "req_estimated": True}
 
 
-def test_a_ledger_file_from_before_usage_estimated_gets_the_column_and_keeps_its_rows(tmp_path):
+def test_a_ledger_file_from_before_the_added_columns_gets_them_and_keeps_its_rows(tmp_path):
     path = tmp_path / "old.sqlite3"
     db = sqlite3.connect(path)
-    old_columns = [column for column in COLUMNS if column != "usage_estimated"]
+    old_columns = [column for column in COLUMNS if column not in ADDED_COLUMN_DEFAULTS]
     db.execute(f"CREATE TABLE usage ({', '.join(old_columns)}, PRIMARY KEY (request_id, attempt)) WITHOUT ROWID")
     db.execute(f"INSERT INTO usage VALUES ({', '.join('?' * len(old_columns))})",
                ("req_old", 1, 1_764_000_000.0, None, None, "local", "m", None, "local", 0, 1, 200, None,
@@ -74,6 +86,7 @@ def test_a_ledger_file_from_before_usage_estimated_gets_the_column_and_keeps_its
     ledger = SqliteLedger(path, create=False)
     [record] = ledger.records()
     assert (record.request_id, record.completion_tokens, record.usage_estimated) == ("req_old", 5, False)
+    assert (record.thinking, record.thinking_source) == (None, None)
     ledger.close()
 
 
@@ -104,6 +117,18 @@ async def test_a_stream_entry_from_before_usage_estimated_is_drained_with_the_fl
     assert await stream.drain(ledger, asyncio.to_thread) == 1
     [record] = ledger.records()
     assert (record.request_id, record.usage_estimated) == ("req_old", False)
+
+
+@pytest.mark.redis
+async def test_a_stream_entry_from_before_the_thinking_columns_is_drained_with_them_unset(ledger, redis_client: Redis,
+                                                                                      prefix: str):
+    stream = LedgerStream(redis_client, key=prefix + "ledger", consumer="replica-1")
+    outcome = dataclasses.replace(make_outcome("req_old"), thinking=True, thinking_source="detected")
+    row = row_from_outcome(outcome, AttemptCost(None, None), None)
+    await stream.append([row[: COLUMNS.index("thinking")]])  # a gateway from before this release
+    assert await stream.drain(ledger, asyncio.to_thread) == 1
+    [record] = ledger.records()
+    assert (record.request_id, record.thinking, record.thinking_source) == ("req_old", None, None)
 
 
 @pytest.mark.redis

@@ -59,3 +59,16 @@ def test_present_state_gauges_are_read_at_scrape_time():
     assert ("switchyard_budget_remaining_usd", (("key", "team-b"),)) not in s
     assert s[("switchyard_ledger_buffered_records", ())] == 7
     assert s[("switchyard_ledger_dropped_records_total", ())] == 2
+
+
+def test_detected_thinking_is_counted_on_and_off_once_per_request():
+    metrics = GatewayMetrics()
+    assert _samples(metrics)[("switchyard_thinking_detected_total", (("thinking", "on"),))] == 0
+    metrics.on_outcome(replace(make_outcome("r1"), thinking=True, thinking_source="detected"))
+    metrics.on_outcome(replace(make_outcome("r1", attempt=2), thinking=True, thinking_source="detected"))  # a fallback
+    metrics.on_outcome(replace(make_outcome("r2"), thinking=False, thinking_source="detected"))
+    metrics.on_outcome(replace(make_outcome("r3"), thinking=False, thinking_source="detected"))
+    metrics.on_outcome(replace(make_outcome("r4"), thinking=True, thinking_source="body"))  # explicit: not detected
+    s = _samples(metrics)
+    assert s[("switchyard_thinking_detected_total", (("thinking", "on"),))] == 1
+    assert s[("switchyard_thinking_detected_total", (("thinking", "off"),))] == 2

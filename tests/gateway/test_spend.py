@@ -41,7 +41,7 @@ def filled_ledger(tmp_path):
     ledger.close()
 
 
-@pytest.mark.parametrize("by", ["day", "backend", "key", "route"])
+@pytest.mark.parametrize("by", ["day", "backend", "key", "route", "thinking"])
 def test_groups_and_total_add_up_exactly_to_the_records(filled_ledger, by):
     records = filled_ledger.records()
     report = spend_report(filled_ledger, by)
@@ -66,6 +66,27 @@ def test_attempts_billed_from_an_estimate_are_counted_per_group(tmp_path):
     ledger.close()
     assert {row.group: row.estimated_attempts for row in report.rows} == {"local": 1, "deepseek": 0}
     assert report.total.estimated_attempts == 1
+
+
+def test_by_thinking_groups_by_source_and_decision_so_detected_thinking_has_a_price(tmp_path):
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+    writer = LedgerWriter(ledger, costs=CostBook(accounting_policy()))
+    for request_id, thinking, source, completion in (("r1", True, "detected", 900), ("r2", True, "detected", 700),
+                                                     ("r3", False, "detected", 50), ("r4", True, "body", 300),
+                                                     ("r5", None, None, 20)):
+        outcome = make_outcome(request_id, completion=completion, reasoning=completion // 2 if thinking else 0)
+        writer.on_outcome(dataclasses.replace(outcome, thinking=thinking, thinking_source=source))
+    asyncio.run(writer.flush())
+    report = spend_report(ledger, "thinking")
+    ledger.close()
+    rows = {row.group: row for row in report.rows}
+    assert {group: (row.requests, row.completion_tokens, row.reasoning_tokens) for group, row in rows.items()} == {
+        "detected/on": (2, 1600, 800), "detected/off": (1, 50, 0), "body/on": (1, 300, 150), "(none)": (1, 20, 0)}
+    assert rows["detected/on"].cost_nano_usd > rows["detected/off"].cost_nano_usd > 0
+    assert sum(row.cost_nano_usd for row in report.rows) == report.total.cost_nano_usd
+    table = _spend_cli("--by", "thinking", "--db", str(tmp_path / "ledger.sqlite3"))
+    assert table.returncode == 0, table.stderr
+    assert [line.split()[0] for line in table.stdout.splitlines()[1:5]] == ["(none)", "body/on", "detected/off", "detected/on"]
 
 
 def test_backend_rows_match_a_direct_sum_of_that_backends_records(filled_ledger):

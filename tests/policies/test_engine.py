@@ -6,7 +6,7 @@ import pytest
 
 from policies.engine import DEFAULT_OUTPUT_TOKENS, decide
 from policies.errors import NoCandidateError, NoRouteError, UnknownModelError
-from policies.features import RequestFeatures
+from policies.features import RequestFeatures, extract_features
 from policies.state import BackendState
 
 ALL = ["local", "novita", "terminus", "plain"]
@@ -231,3 +231,20 @@ def test_cached_share_is_priced_at_the_cached_rate(make_policy):
 def test_decision_carries_the_thinking_need(make_policy):
     assert decide(make_policy(), RequestFeatures(model="auto", thinking=True), {}).thinking is True
     assert decide(make_policy(), RequestFeatures(model="auto", thinking=False), {}).thinking is False
+
+
+def test_a_detected_need_matches_when_thinking_exactly_like_an_explicit_one(make_policy):
+    policy = make_policy(routes=[
+        {"name": "reasoning", "when": {"thinking": True}, "use": ["terminus"]},
+        {"name": "default", "use": ["local", "plain"]},
+    ])
+    policy.models["auto"].thinking = "auto"
+    proof = {"model": "auto", "messages": [{"role": "user", "content": "Prove that sqrt(2) is irrational."}]}
+    translation = {"model": "auto", "messages": [{"role": "user", "content": "Translate into German: good morning!"}]}
+    detected = decide(policy, extract_features(proof, {}, policy), {})
+    explicit = decide(policy, extract_features({**translation, "reasoning_effort": "high"}, {}, policy), {})
+    plain = decide(policy, extract_features(translation, {}, policy), {})
+    assert (detected.route, detected.thinking, detected.thinking_source) == ("reasoning", True, "detected")
+    assert detected.thinking_score is not None and detected.thinking_score >= 0.5
+    assert (explicit.route, explicit.thinking_source, explicit.thinking_score) == ("reasoning", "body", None)
+    assert (plain.route, plain.chain, plain.thinking, plain.thinking_source) == ("default", ["local", "plain"], False, "detected")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from policies.features import extract_features
-from policies.thinking_need import thinking_need
+from policies.thinking_need import thinking_need, thinking_verdict
 from policies.token_estimate import TokenEstimator, count_prompt_chars
 
 
@@ -113,3 +113,56 @@ def test_token_estimator_ignores_empty_usage_and_clamps_outliers():
     assert estimator.chars_per_token == 3.5
     estimator.observe(chars=100_000, prompt_tokens=1)
     assert estimator.chars_per_token == 8.0
+
+
+PROOF = {"model": "auto", "messages": [{"role": "user", "content": "Prove that there are infinitely many primes."}]}
+TRANSLATION = {"model": "auto", "messages": [{"role": "user", "content": "Translate into French: the meeting moved to 3 pm."}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "alias_thinking", "expected"),
+    [
+        ({}, {"x-switchyard-thinking": "false"}, "auto", (False, "header")),
+        ({"reasoning_effort": "high"}, {"x-switchyard-thinking": "false"}, "auto", (False, "header")),
+        ({"reasoning_effort": "none"}, {}, "auto", (False, "body")),
+        ({"thinking": {"type": "enabled"}}, {}, False, (True, "body")),
+        ({"enable_thinking": False}, {}, True, (False, "body")),
+        ({}, {}, True, (True, "model")),
+        ({}, {}, False, (False, "model")),
+        ({}, {}, None, (None, None)),
+        ({}, {"x-switchyard-thinking": "maybe"}, None, (None, None)),
+    ],
+)
+def test_explicit_signals_win_over_detection_in_order(body, headers, alias_thinking, expected):
+    verdict = thinking_verdict({**PROOF, **body}, headers, alias_thinking)
+    assert (verdict.thinking, verdict.source, verdict.score) == (*expected, None)
+
+
+def test_auto_with_no_signal_is_decided_by_the_detector_with_its_score():
+    proof, translation = thinking_verdict(PROOF, {}, "auto"), thinking_verdict(TRANSLATION, {}, "auto")
+    assert (proof.thinking, proof.source) == (True, "detected") and proof.score >= 0.5
+    assert (translation.thinking, translation.source) == (False, "detected") and translation.score < 0.5
+
+
+def test_the_threshold_moves_the_decision(make_policy):
+    score = thinking_verdict(PROOF, {}, "auto").score
+    assert thinking_verdict(PROOF, {}, "auto", threshold=score).thinking is True  # at the threshold: on
+    assert thinking_verdict(PROOF, {}, "auto", threshold=min(score + 0.0001, 1.0)).thinking is False
+    strict = make_policy()
+    strict.models["auto"].thinking = "auto"
+    strict.thinking_detection.threshold = 1.0
+    features = extract_features(PROOF, {}, strict)
+    assert (features.thinking, features.thinking_source, features.thinking_score) == (False, "detected", score)
+    strict.thinking_detection.threshold = 0.0
+    assert extract_features(TRANSLATION, {}, strict).thinking is True
+
+
+def test_features_of_an_auto_alias_carry_source_and_score(make_policy):
+    policy = make_policy()
+    policy.models["auto"].thinking = "auto"
+    features = extract_features(PROOF, {}, policy)
+    assert (features.thinking, features.thinking_source) == (True, "detected")
+    assert features.thinking_score == thinking_verdict(PROOF, {}, "auto").score
+    explicit = extract_features({**PROOF, "reasoning_effort": "none"}, {}, policy)
+    assert (explicit.thinking, explicit.thinking_source, explicit.thinking_score) == (False, "body", None)
+    assert extract_features(PROOF, {}, make_policy()).thinking_source is None  # auto: {} says nothing

@@ -147,6 +147,22 @@ ERROR_CASES = [
         "p.yaml:18:28: keys[0].sha256: String should match pattern '^[0-9a-f]{64}$'",
     ),
     (
+        "thinking threshold out of range",
+        BASE + "thinking_detection: {threshold: 1.5}\n",
+        "p.yaml:17:33: thinking_detection.threshold: Input should be less than or equal to 1",
+    ),
+    (
+        "unknown key in thinking_detection",
+        BASE + "thinking_detection:\n  treshold: 0.4\n",
+        "p.yaml:18:3: unknown key 'treshold' in thinking_detection (valid keys: threshold)",
+    ),
+    (
+        "model alias thinking neither a boolean nor auto",
+        BASE.replace("  auto: {}", "  auto: {thinking: maybe}"),
+        "p.yaml:12:20: models.auto.thinking: Input should be a valid boolean, unable to interpret input, or "
+        "Input should be 'auto'",
+    ),
+    (
         "duplicate route name",
         BASE.replace("  - name: main\n", "  - name: main\n    when: {stream: true}\n    use: [local]\n  - name: main\n"),
         "p.yaml:17:11: duplicate route name 'main'",
@@ -219,3 +235,10 @@ def test_missing_file_is_a_policy_error(tmp_path):
     with pytest.raises(PolicyError) as caught:
         load_policy(tmp_path / "nope.yaml")
     assert str(caught.value) == f"{tmp_path / 'nope.yaml'}:1:1: cannot read policy file: No such file or directory"
+
+
+def test_thinking_auto_and_the_detection_threshold_load():
+    policy = parse_policy_text(BASE.replace("  auto: {}", "  auto: {thinking: auto}") + "thinking_detection: {threshold: 0.7}\n",
+                               "p.yaml", env=ENV)
+    assert (policy.models["auto"].thinking, policy.thinking_detection.threshold) == ("auto", 0.7)
+    assert parse_policy_text(BASE, "p.yaml", env=ENV).thinking_detection.threshold == 0.5

@@ -83,6 +83,10 @@ def test_schema_is_valid_json_schema_and_shipped_policies_validate_against_it():
         assert errors == [], f"{path.name}: {errors[0].message if errors else ''}"
     assert schema["properties"]["routes"]["items"]["$ref"] == "#/$defs/RouteSpec"
     assert schema["$defs"]["RouteSpec"]["properties"]["prefer"]["enum"] == ["order", "cost", "latency", "weighted"]
+    detection = schema["$defs"]["ThinkingDetectionSpec"]["properties"]["threshold"]
+    assert (detection["minimum"], detection["maximum"], detection["default"]) == (0.0, 1.0, 0.5)
+    assert {"const": "auto", "type": "string"} in schema["$defs"]["ModelAliasSpec"]["properties"]["thinking"]["anyOf"]
+    assert list(validator.iter_errors({**_read_yaml(SHIPPED[0]), "thinking_detection": {"threshold": 2}}))
 
 
 def test_schema_rejects_a_typo_like_the_loader_does():
