@@ -3,7 +3,8 @@
 Sources: the planner catalog's copies of each model's Hugging Face config.json
 (planner/data/models/<family>/config.json, `max_position_embeddings`), which vLLM and SGLang
 use as the default max model length: 163840 for deepseek-v3.2, -v3.2-exp, -v3.1 and
--v3.1-terminus. All four are hybrid models with thinking switched by the chat template.
+-v3.1-terminus. All four are hybrid models with thinking switched by the chat template. The
+V4 families have no planner catalog entry yet (no config.json copied); their figures are below.
 Managed backends whose model is in litellm's cost map use that map's `max_input_tokens` instead
 (e.g. 128000 for V3.1-Terminus on Fireworks, 131072 on Novita), as providers cap below the model.
 """
@@ -28,6 +29,10 @@ FAMILIES: dict[str, FamilySpec] = {
     "deepseek-v3.2-exp": FamilySpec(context_window_tokens=163840, thinking=True),
     "deepseek-v3.1-terminus": FamilySpec(context_window_tokens=163840, thinking=True),
     "deepseek-v3.1": FamilySpec(context_window_tokens=163840, thinking=True),
+    # DeepSeek-V4, served by the DeepSeek API since 2026-04-24 (api-docs.deepseek.com, checked 2026-12):
+    # 1M-token context (litellm 1.110.2 cost map max_input_tokens 1000000), thinking on by default.
+    "deepseek-v4-flash": FamilySpec(context_window_tokens=1_000_000, thinking=True),
+    "deepseek-v4-pro": FamilySpec(context_window_tokens=1_000_000, thinking=True),
 }
 
 

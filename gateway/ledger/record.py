@@ -17,7 +17,7 @@ COLUMNS: tuple[str, ...] = (
     "request_id", "attempt", "started_at", "key_name", "route", "backend", "upstream_model", "family",
     "fallback_chain", "streamed", "ok", "status", "error_kind", "prompt_tokens", "cached_tokens",
     "completion_tokens", "reasoning_tokens", "cost_nano_usd", "self_hosted_cost_nano_usd", "ttft_ms", "latency_ms",
-    "usage_estimated",
+    "usage_estimated", "protocol",
 )
 """Row layout; money is stored in whole nano-USD so that every sum is exact."""
 
@@ -36,7 +36,7 @@ def row_from_outcome(outcome: AttemptOutcome, cost: AttemptCost, family: str | N
         usage.prompt_tokens if usage else 0, usage.cached_tokens if usage else 0,
         usage.completion_tokens if usage else 0, usage.reasoning_tokens if usage else 0,
         to_nano_usd(cost.managed_usd), to_nano_usd(cost.self_hosted_usd), outcome.ttft_ms, outcome.latency_ms,
-        int(usage.estimated) if usage else 0,
+        int(usage.estimated) if usage else 0, outcome.protocol,
     )
 
 
@@ -72,6 +72,9 @@ class UsageRecord(BaseModel):
     latency_ms: float
     usage_estimated: bool = Field(
         False, description="Token counts estimated by the gateway (a stream the client left before the upstream's usage arrived).")
+    protocol: str | None = Field(
+        None, description="The client's API: openai-chat, openai-completions, anthropic-messages or openai-responses "
+                          "(None for records written before it was recorded).")
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -1,4 +1,4 @@
-"""Spend report: the ledger summed by day, backend, key or route, with the "savings" against the
+"""Spend report: the ledger summed by day, backend, key, route or client protocol, with the "savings" against the
 cheapest managed provider for the same tokens.
 
 Money is summed in whole nano-USD, so every group's figures and the total add up exactly to the
@@ -20,7 +20,7 @@ from planner.prices import ManagedPrice, managed_prices
 
 __all__ = ["SPEND_GROUPS", "SpendBy", "BaselineChoice", "SpendRow", "SpendReport", "spend_report"]
 
-SpendBy = Literal["day", "backend", "key", "route"]
+SpendBy = Literal["day", "backend", "key", "route", "protocol"]
 SPEND_GROUPS: tuple[str, ...] = SpendBy.__args__
 NANO_USD_PER_TOKEN_PER_USD_PER_MTOK = NANO_USD_PER_USD / 1_000_000  # 1 USD/Mtok = 1,000 nano-USD a token
 
@@ -29,6 +29,7 @@ _GROUP_SQL: dict[str, str] = {
     "backend": "backend",
     "key": "COALESCE(key_name, '(no key)')",
     "route": "COALESCE(route, '(no route)')",
+    "protocol": "COALESCE(protocol, '(not recorded)')",
 }
 
 

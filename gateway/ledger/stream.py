@@ -26,10 +26,15 @@ FIELD = b"r"
 RunInThread = Callable[..., Awaitable[Any]]
 
 
+_ADDED_DEFAULTS: tuple[Any, ...] = (0, None)
+"""Defaults of the columns added since the first release (usage_estimated, protocol), in COLUMNS order."""
+
+
 def _row(entry: bytes) -> Row:
-    """A stream entry as a row; entries XADDed before a column was added get its default (0)."""
+    """A stream entry as a row; entries XADDed before a column was added get its default."""
     row = tuple(orjson.loads(entry))
-    return row + (0,) * (len(COLUMNS) - len(row))
+    missing = len(COLUMNS) - len(row)
+    return row + _ADDED_DEFAULTS[len(_ADDED_DEFAULTS) - missing:] if missing > 0 else row
 
 
 class LedgerStream:

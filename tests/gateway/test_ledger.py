@@ -64,7 +64,7 @@ async def test_an_estimated_usage_is_flagged_in_its_record_and_others_are_not(le
 def test_a_ledger_file_from_before_usage_estimated_gets_the_column_and_keeps_its_rows(tmp_path):
     path = tmp_path / "old.sqlite3"
     db = sqlite3.connect(path)
-    old_columns = [column for column in COLUMNS if column != "usage_estimated"]
+    old_columns = [column for column in COLUMNS if column not in ("usage_estimated", "protocol")]
     db.execute(f"CREATE TABLE usage ({', '.join(old_columns)}, PRIMARY KEY (request_id, attempt)) WITHOUT ROWID")
     db.execute(f"INSERT INTO usage VALUES ({', '.join('?' * len(old_columns))})",
                ("req_old", 1, 1_764_000_000.0, None, None, "local", "m", None, "local", 0, 1, 200, None,
@@ -73,7 +73,7 @@ def test_a_ledger_file_from_before_usage_estimated_gets_the_column_and_keeps_its
     db.close()
     ledger = SqliteLedger(path, create=False)
     [record] = ledger.records()
-    assert (record.request_id, record.completion_tokens, record.usage_estimated) == ("req_old", 5, False)
+    assert (record.request_id, record.completion_tokens, record.usage_estimated, record.protocol) == ("req_old", 5, False, None)
     ledger.close()
 
 
