@@ -7,6 +7,7 @@ import pytest
 
 from gateway.errors import GatewayError, InvalidRequestError, NotFoundError, UpstreamFailedError
 from gateway.protocols import anthropic_messages as am
+from tests.gateway.protocols.sse_events import named_events
 
 BASE = {"model": "claude-sonnet-4-6", "max_tokens": 100}
 
@@ -149,17 +150,6 @@ def _sse(*deltas, finish=None, usage=None):
     return b"".join(events)
 
 
-def _events(raw: bytes):
-    parsed = []
-    for event in raw.split(b"\n\n"):
-        if event:
-            name, data = event.split(b"\n")
-            body = orjson.loads(data[6:])
-            assert name == b"event: " + body["type"].encode()
-            parsed.append(body)
-    return parsed
-
-
 def _shape(event):
     kind = event["type"]
     if kind == "content_block_start":
@@ -183,7 +173,7 @@ def test_a_stream_is_one_open_block_at_a_time_in_anthropics_order():
              finish="tool_calls", usage={"prompt_tokens": 50, "completion_tokens": 9}),
         b"data: [DONE]\n\n",
     ]
-    events = [e for chunk in chunks for e in _events(stream.feed(chunk))]
+    events = [e for chunk in chunks for e in named_events(stream.feed(chunk))]
     assert [_shape(e) for e in events] == [
         ("message_start",),
         ("content_block_start", 0, "thinking"), ("content_block_delta", 0, "thinking_delta"),
@@ -204,7 +194,7 @@ def test_a_stream_is_one_open_block_at_a_time_in_anthropics_order():
 
 def test_a_stream_failing_midway_ends_with_an_error_event():
     stream = am.AnthropicStream(message_id="msg_1", model="claude-x", input_estimate=3)
-    first = _events(stream.feed(_sse({"content": "hi"})))
-    failed = _events(stream.feed(b'event: error\ndata: {"error":{"message":"backend b failed mid-stream","type":"upstream_error"}}\n\n'))
+    first = named_events(stream.feed(_sse({"content": "hi"})))
+    failed = named_events(stream.feed(b'event: error\ndata: {"error":{"message":"backend b failed mid-stream","type":"upstream_error"}}\n\n'))
     assert [e["type"] for e in first] == ["message_start", "content_block_start", "content_block_delta"]
     assert failed == [{"type": "error", "error": {"type": "api_error", "message": "backend b failed mid-stream"}}]

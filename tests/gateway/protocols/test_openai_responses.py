@@ -9,6 +9,7 @@ import pytest
 
 from gateway.errors import InvalidRequestError
 from gateway.protocols import openai_responses as orp
+from tests.gateway.protocols.sse_events import named_events
 
 FN = {"type": "function", "name": "get_weather", "description": "w", "parameters": {"type": "object"}, "strict": True}
 
@@ -117,18 +118,7 @@ def _sse(*deltas, finish=None, usage=None):
     return b"".join(events)
 
 
-def _events(raw: bytes):
-    parsed = []
-    for event in raw.split(b"\n\n"):
-        if event:
-            name, data = event.split(b"\n")
-            body = orjson.loads(data[6:])
-            assert name == b"event: " + body["type"].encode()
-            parsed.append(body)
-    return parsed
-
-
-def test_a_stream_has_the_real_event_names_and_numbered_events():
+def test_a_stream_has_the_real_event_names_and_numberednamed_events():
     stream = orp.ResponsesStream(_skeleton())
     chunks = [
         _sse({"role": "assistant", "content": ""}, {"reasoning_content": "hm"}),
@@ -138,7 +128,7 @@ def test_a_stream_has_the_real_event_names_and_numbered_events():
              finish="tool_calls", usage={"prompt_tokens": 9, "completion_tokens": 5}),
         b"data: [DONE]\n\n",
     ]
-    events = [e for chunk in chunks for e in _events(stream.feed(chunk))]
+    events = [e for chunk in chunks for e in named_events(stream.feed(chunk))]
     assert [e["type"] for e in events] == [
         "response.created", "response.in_progress",
         "response.output_item.added", "response.content_part.added", "response.reasoning_text.delta",
@@ -162,8 +152,8 @@ def test_a_stream_has_the_real_event_names_and_numbered_events():
 
 def test_a_stream_failing_midway_ends_with_response_failed():
     stream = orp.ResponsesStream(_skeleton())
-    first = _events(stream.feed(_sse({"content": "Hi"})))
-    failed = _events(stream.feed(b'event: error\ndata: {"error":{"message":"backend b failed mid-stream"}}\n\n'))
+    first = named_events(stream.feed(_sse({"content": "Hi"})))
+    failed = named_events(stream.feed(b'event: error\ndata: {"error":{"message":"backend b failed mid-stream"}}\n\n'))
     assert [e["type"] for e in first] == ["response.created", "response.in_progress", "response.output_item.added",
                                          "response.content_part.added", "response.output_text.delta"]
     assert [e["type"] for e in failed] == ["response.output_text.done", "response.content_part.done", "response.output_item.done",
