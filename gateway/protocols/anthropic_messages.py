@@ -13,7 +13,9 @@ after the assistant's calls). Assistant blocks: text, tool_use (tool_calls), thi
 `reasoning_content`, which DeepSeek requires back on a tool continuation; redacted_thinking is
 opaque and dropped). `tools`, `tool_choice` (auto/any/tool/none, `disable_parallel_tool_use`),
 `stop_sequences`, `temperature`, `top_p`, `metadata.user_id`, `thinking` and `output_config`
-(effort; format as a JSON-schema response_format) map to their chat equivalents.
+(effort; format as a JSON-schema response_format) map to their chat equivalents. A `system` turn
+inside `messages` (Claude Code 2.1 sends its environment so) stays where it is: moving it to the
+front would change the prefix every turn.
 
 Out: the chat answer as a `message` with thinking / text / tool_use blocks, or, streamed, the
 exact event sequence: `message_start` (input usage as routing estimated it; the upstream's count
@@ -295,8 +297,10 @@ def to_chat_messages(body: Mapping[str, Any]) -> dict[str, Any]:
             messages.extend(_user_messages(message.get("content"), param))
         elif role == "assistant":
             messages.append(_assistant_message(message.get("content"), param))
+        elif role == "system":  # Claude Code sends these mid-conversation; kept in place, so the prefix before stays cached
+            messages.append({"role": "system", "content": _text_of_blocks(message.get("content"), f"{param}.content")})
         else:
-            raise InvalidRequestError(f"{param}.role: expected 'user' or 'assistant'", param=f"{param}.role")
+            raise InvalidRequestError(f"{param}.role: expected 'user', 'assistant' or 'system'", param=f"{param}.role")
     chat: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     if body.get("tools"):
         chat["tools"] = _tools(body["tools"])

@@ -10,7 +10,8 @@ system, developer, assistant; `input_text`, `input_image`, `output_text` parts),
 `content: [{type: reasoning_text}]` and, for clients that ask for
 `include: ["reasoning.encrypted_content"]` (Codex, which keeps no server state), also as
 `encrypted_content`, so a stateless client returns it and the next turn still carries it.
-Function `tools`, `tool_choice`, `parallel_tool_calls`, `reasoning.effort`, `max_output_tokens`,
+Function `tools` (and the functions of `namespace` tools; built-in tools such as `web_search`,
+which only OpenAI runs, are left out), `tool_choice`, `parallel_tool_calls`, `reasoning.effort`, `max_output_tokens`,
 `text.format` (json_schema / json_object), `temperature`, `top_p`, `user` map to chat; a
 `previous_response_id`'s stored conversation goes first (its `instructions` are not carried over,
 as in OpenAI's API).
@@ -134,21 +135,43 @@ class _Conversation:
             raise InvalidRequestError(f"{param}.type: unsupported input item type {kind!r}", param=f"{param}.type")
 
 
+BUILT_IN_TOOLS = frozenset({"web_search", "web_search_preview", "file_search", "computer_use_preview", "code_interpreter",
+                            "image_generation", "local_shell", "shell", "mcp", "custom", "apply_patch", "tool_search"})
+"""Tools OpenAI runs itself (or, `custom`, with free-form input): no backend here can, so they are left out
+(Codex CLI sends `web_search` on every turn); the model sees only function tools."""
+
+
+def _function(tool: dict[str, Any], param: str) -> dict[str, Any]:
+    if not isinstance(tool.get("name"), str):
+        raise InvalidRequestError(f"{param}.name: a function tool needs a name", param=f"{param}.name")
+    function: dict[str, Any] = {"name": tool["name"], "parameters": tool.get("parameters") or {"type": "object", "properties": {}}}
+    if tool.get("description"):
+        function["description"] = tool["description"]
+    if tool.get("strict") is not None:
+        function["strict"] = tool["strict"]
+    return {"type": "function", "function": function}
+
+
+def tool_namespaces(tools: Any) -> dict[str, str]:
+    """Function name -> namespace, for the functions of `namespace` tools (Codex groups its sub-agent tools so)."""
+    return {sub["name"]: tool["name"] for tool in tools or () if isinstance(tool, dict) and tool.get("type") == "namespace"
+            for sub in tool.get("tools") or () if isinstance(sub, dict) and isinstance(sub.get("name"), str)}
+
+
 def _tools(tools: Any) -> list[dict[str, Any]]:
+    """Function tools, and those inside `namespace` tools, as chat tools; built-in tools left out."""
     if not isinstance(tools, list):
         raise InvalidRequestError("tools: expected an array", param="tools")
     converted = []
     for index, tool in enumerate(tools):
-        if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(tool.get("name"), str):
-            kind = tool.get("type") if isinstance(tool, dict) else None
-            raise InvalidRequestError(f"tools[{index}]: only function tools are supported here, not {kind!r}",
-                                      param=f"tools[{index}]")
-        function: dict[str, Any] = {"name": tool["name"], "parameters": tool.get("parameters") or {"type": "object", "properties": {}}}
-        if tool.get("description"):
-            function["description"] = tool["description"]
-        if tool.get("strict") is not None:
-            function["strict"] = tool["strict"]
-        converted.append({"type": "function", "function": function})
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind == "function":
+            converted.append(_function(tool, f"tools[{index}]"))
+        elif kind == "namespace":
+            converted += [_function(sub, f"tools[{index}].tools[{n}]") for n, sub in enumerate(tool.get("tools") or ())
+                          if isinstance(sub, dict) and sub.get("type", "function") == "function"]
+        elif kind not in BUILT_IN_TOOLS:
+            raise InvalidRequestError(f"tools[{index}]: unsupported tool type {kind!r}", param=f"tools[{index}]")
     return converted
 
 
@@ -199,8 +222,9 @@ def to_chat(body: Mapping[str, Any], previous: list[dict[str, Any]] | None = Non
     chat: dict[str, Any] = {"model": model, "messages": messages}
     if body.get("stream") is True:
         chat["stream"] = True
-    if body.get("tools"):
-        chat["tools"] = _tools(body["tools"])
+    tools = _tools(body["tools"]) if body.get("tools") else None
+    if tools:
+        chat["tools"] = tools
         if body.get("tool_choice") is not None:
             chat["tool_choice"] = _tool_choice(body["tool_choice"])
         if isinstance(body.get("parallel_tool_calls"), bool):
@@ -231,13 +255,14 @@ def to_chat(body: Mapping[str, Any], previous: list[dict[str, Any]] | None = Non
 class ResponseSkeleton:
     """The parts of a `response` object that echo the request, built once per request."""
 
-    __slots__ = ("response_id", "model", "created_at", "fields", "encrypted")
+    __slots__ = ("response_id", "model", "created_at", "fields", "encrypted", "namespaces")
 
     def __init__(self, body: Mapping[str, Any], *, response_id: str, created_at: int | None = None) -> None:
         self.response_id = response_id
         self.model = str(body.get("model"))
         self.created_at = int(time.time()) if created_at is None else created_at
         self.encrypted = _INCLUDE_ENCRYPTED in (body.get("include") or ())
+        self.namespaces = tool_namespaces(body.get("tools"))
         reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
         text = body.get("text") if isinstance(body.get("text"), dict) else {}
         self.fields = {
@@ -280,8 +305,12 @@ def _message_item(item_id: str, text: str, status: str = "completed") -> dict[st
     return {"id": item_id, "type": "message", "role": "assistant", "status": status, "content": content}
 
 
-def _call_item(item_id: str, call_id: str, name: str, arguments: str, status: str = "completed") -> dict[str, Any]:
-    return {"id": item_id, "type": "function_call", "call_id": call_id, "name": name, "arguments": arguments, "status": status}
+def _call_item(item_id: str, call_id: str, name: str, arguments: str, status: str = "completed",
+               namespaces: Mapping[str, str] | None = None) -> dict[str, Any]:
+    item = {"id": item_id, "type": "function_call", "call_id": call_id, "name": name, "arguments": arguments, "status": status}
+    if namespaces and name in namespaces:
+        item["namespace"] = namespaces[name]
+    return item
 
 
 def _ending(finish: str | None) -> tuple[str, str | None]:
@@ -317,7 +346,7 @@ def response_from_chat(content: bytes, skeleton: ResponseSkeleton) -> dict[str, 
     for number, call in enumerate(message.get("tool_calls") or ()):
         function = call.get("function") or {}
         output.append(_call_item(f"fc_{ident}_{number}", call.get("id") or f"call_{ident}_{number}", function.get("name", ""),
-                                 function.get("arguments") or ""))
+                                 function.get("arguments") or "", namespaces=skeleton.namespaces))
     status, reason = _ending(choice.get("finish_reason"))
     return skeleton.response(status, output, parse_usage(chat.get("usage")), incomplete_reason=reason)
 
@@ -391,7 +420,7 @@ class ResponsesStream:
             self._emit(out, b"response.content_part.done", self._where() + b',"part":' + orjson.dumps(item["content"][0]))
         else:
             call_id, name = self._call
-            item = _call_item(item_id, call_id, name, text)
+            item = _call_item(item_id, call_id, name, text, namespaces=self.skeleton.namespaces)
             self._emit(out, b"response.function_call_arguments.done",
                        self._where(False) + b',"name":' + orjson.dumps(name) + b',"arguments":' + orjson.dumps(text))
         self._emit(out, b"response.output_item.done", b'"output_index":' + str(len(self.output)).encode() + b',"item":' + orjson.dumps(item))
@@ -421,7 +450,8 @@ class ResponsesStream:
                 self._emit(out, b"response.reasoning_text.delta", self._where() + b',"delta":' + orjson.dumps(delta[1]))
             elif kind == cs.TOOL_START:
                 call_id = delta[2] or f"call_{self._ident}_{delta[1]}"
-                self._open(delta[1], _call_item(f"fc_{self._ident}_{len(self.output)}", call_id, delta[3], "", "in_progress"), None, out)
+                item = _call_item(f"fc_{self._ident}_{len(self.output)}", call_id, delta[3], "", "in_progress", self.skeleton.namespaces)
+                self._open(delta[1], item, None, out)
                 self._call = (call_id, delta[3])
             elif kind == cs.TOOL_ARGS:
                 if self.open == delta[1]:

@@ -60,6 +60,20 @@ def test_requests_translate_to_the_chat_form(body, expected):
     assert {k: chat[k] for k in expected} == expected
 
 
+def test_codex_tools_namespaces_flatten_and_built_in_tools_are_left_out():
+    tools = [FN, {"type": "namespace", "name": "multi_agent_v1", "description": "agents",
+                  "tools": [{"type": "function", "name": "close_agent", "parameters": {"type": "object"}}]},
+             {"type": "web_search", "external_web_access": False}]
+    chat, _ = orp.to_chat({"model": "gpt-5", "input": "hi", "tools": tools})
+    assert [t["function"]["name"] for t in chat["tools"]] == ["get_weather", "close_agent"]
+    chat, _ = orp.to_chat({"model": "gpt-5", "input": "hi", "tools": [{"type": "web_search"}], "tool_choice": "auto"})
+    assert "tools" not in chat and "tool_choice" not in chat
+    content = orjson.dumps({"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "close_agent", "arguments": "{}"}}]}}]})
+    [call] = orp.response_from_chat(content, orp.ResponseSkeleton({"model": "gpt-5", "tools": tools}, response_id="resp_1"))["output"]
+    assert (call["name"], call["namespace"]) == ("close_agent", "multi_agent_v1")
+
+
 def test_the_previous_conversation_goes_first_and_instructions_are_not_stored():
     previous = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
     chat, history = orp.to_chat({"model": "gpt-5", "instructions": "new rules", "input": "again"}, previous)
@@ -71,7 +85,7 @@ def test_the_previous_conversation_goes_first_and_instructions_are_not_stored():
     ({"input": "hi"}, "model"),
     ({"model": "gpt-5"}, "input"),
     ({"model": "gpt-5", "input": [{"type": "item_reference", "id": "x"}]}, "input[0].type"),
-    ({"model": "gpt-5", "input": "hi", "tools": [{"type": "web_search"}]}, "tools[0]"),
+    ({"model": "gpt-5", "input": "hi", "tools": [{"type": "teleport"}]}, "tools[0]"),
     ({"model": "gpt-5", "input": "hi", "max_output_tokens": 0}, "max_output_tokens"),
     ({"model": "gpt-5", "input": "hi", "text": {"format": {"type": "yaml"}}}, "text.format.type"),
 ])
