@@ -363,8 +363,8 @@ class AnthropicStream:
     """The Anthropic event stream of one relayed chat stream: feed each relayed chunk, send what it returns.
 
     One block is open at a time (`open` is "thinking", "text", a tool index, or None); a new kind
-    of delta closes it and opens the next. Bytes are assembled around orjson-encoded strings, so
-    no event is built as a dict and serialised whole.
+    of delta closes it and opens the next. Deltas are assembled as bytes around the JSON string
+    literals `chat_stream` cuts out, so no event is built as a dict and serialised.
     """
 
     __slots__ = ("message_id", "model", "input_estimate", "index", "open", "finish", "usage", "started", "ended", "saw_tool")
@@ -420,11 +420,11 @@ class AnthropicStream:
             if kind == cs.TEXT:
                 if self.open != "text":
                     index = self._open("text", _TEXT_START, out)
-                out.append(self._delta(index, b'{"type":"text_delta","text":' + orjson.dumps(delta[1]) + b"}"))
+                out.append(self._delta(index, b'{"type":"text_delta","text":' + delta[1] + b"}"))
             elif kind == cs.REASONING:
                 if self.open != "thinking":
                     index = self._open("thinking", _THINKING_START, out)
-                out.append(self._delta(index, b'{"type":"thinking_delta","thinking":' + orjson.dumps(delta[1]) + b"}"))
+                out.append(self._delta(index, b'{"type":"thinking_delta","thinking":' + delta[1] + b"}"))
             elif kind == cs.TOOL_START:
                 self.saw_tool = True
                 call_id = delta[2] or f"toolu_{self.message_id[4:]}_{delta[1]}"
@@ -432,7 +432,7 @@ class AnthropicStream:
                 index = self._open(delta[1], block, out)
             elif kind == cs.TOOL_ARGS:
                 if self.open == delta[1]:
-                    out.append(self._delta(index, b'{"type":"input_json_delta","partial_json":' + orjson.dumps(delta[2]) + b"}"))
+                    out.append(self._delta(index, b'{"type":"input_json_delta","partial_json":' + delta[2] + b"}"))
             elif kind == cs.FINISH:
                 self.finish = delta[1]
             elif kind == cs.USAGE:

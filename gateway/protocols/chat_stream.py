@@ -4,7 +4,13 @@ Both translating front doors (Anthropic Messages, OpenAI Responses) turn the sam
 into their own events; this module is the one place that reads them. Each relayed chunk holds
 whole `data: {...}` events (backends.sse), possibly several, then `data: [DONE]`, or dispatch's
 `event: error` after a mid-stream failure. Only choice 0 is read: the front doors never ask for
-`n` > 1. Every chunk is parsed once (orjson); nothing is re-serialised here.
+`n` > 1.
+
+Text, reasoning and tool-argument pieces come out as JSON string literals (bytes, quotes included),
+ready to be pasted into the protocol's own event. The common event, a delta holding only `content`
+or only `reasoning_content`, is not parsed at all: its literal is cut out of the bytes (the
+normaliser's events are compact orjson or the upstream's own compact JSON). Any other event is
+parsed once with orjson and its strings encoded once.
 """
 
 from __future__ import annotations
@@ -16,12 +22,12 @@ import orjson
 
 from backends.usage import Usage, parse_usage
 
-__all__ = ["REASONING", "TEXT", "TOOL_START", "TOOL_ARGS", "FINISH", "USAGE", "ERROR", "DONE", "chat_deltas"]
+__all__ = ["REASONING", "TEXT", "TOOL_START", "TOOL_ARGS", "FINISH", "USAGE", "ERROR", "DONE", "chat_deltas", "decode_literals"]
 
-REASONING = 0  # (REASONING, text)
-TEXT = 1  # (TEXT, text)
+REASONING = 0  # (REASONING, JSON string literal)
+TEXT = 1  # (TEXT, JSON string literal)
 TOOL_START = 2  # (TOOL_START, tool index, call id or "", function name)
-TOOL_ARGS = 3  # (TOOL_ARGS, tool index, arguments fragment)
+TOOL_ARGS = 3  # (TOOL_ARGS, tool index, JSON string literal of the arguments fragment)
 FINISH = 4  # (FINISH, finish_reason)
 USAGE = 5  # (USAGE, Usage)
 ERROR = 6  # (ERROR, message)
@@ -30,6 +36,46 @@ DONE = 7  # (DONE,)
 _DATA = b"data: "
 _DONE = b"data: [DONE]"
 _ERROR = b"event: error"
+_ONLY = ((b'"delta":{"content":"', TEXT), (b'"delta":{"reasoning_content":"', REASONING))
+_BACKSLASH = 0x5C
+_CLOSE_BRACE = 0x7D
+
+
+def _string_end(data: bytes, start: int) -> int:
+    """Index of the quote closing the JSON string whose contents begin at `start` (-1 if none)."""
+    end = data.find(b'"', start)
+    while end > 0 and data[end - 1] == _BACKSLASH:
+        before = end - 1
+        while data[before] == _BACKSLASH:
+            before -= 1
+        if (end - 1 - before) % 2 == 0:  # an even run of backslashes escapes itself, not the quote
+            break
+        end = data.find(b'"', end + 1)
+    return end
+
+
+def _only_delta(event: bytes) -> tuple[int, bytes] | None:
+    """(kind, literal) when `event` is one choice whose delta holds only a content or reasoning string and
+    which carries nothing else that matters (no finish, usage, tool calls, error); else None."""
+    if b'"usage"' in event or b'"tool_calls"' in event or b'"error"' in event or event.count(b'"delta":') != 1:
+        return None
+    if b'"finish_reason":' in event and b'"finish_reason":null' not in event:
+        return None
+    for prefix, kind in _ONLY:
+        at = event.find(prefix)
+        if at >= 0:
+            start = at + len(prefix)
+            end = _string_end(event, start)
+            if end > 0 and event[end + 1] == _CLOSE_BRACE:
+                return kind, event[start - 1 : end + 1]
+    return None
+
+
+def decode_literals(literals: list[bytes]) -> str:
+    """The text of several JSON string literals, joined (one parse for all of them)."""
+    if not literals:
+        return ""
+    return "".join(orjson.loads(b"[" + b",".join(literals) + b"]"))
 
 
 def _error_message(raw: bytes) -> str:
@@ -45,10 +91,10 @@ def _choice_deltas(choice: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
     if delta:
         reasoning = delta.get("reasoning_content")
         if reasoning:
-            yield REASONING, reasoning
+            yield REASONING, orjson.dumps(reasoning)
         content = delta.get("content")
         if content:
-            yield TEXT, content
+            yield TEXT, orjson.dumps(content)
         for call in delta.get("tool_calls") or ():
             index = call.get("index", 0)
             function = call.get("function") or {}
@@ -56,7 +102,7 @@ def _choice_deltas(choice: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
                 yield TOOL_START, index, call.get("id") or "", function.get("name") or ""
             arguments = function.get("arguments")
             if arguments:
-                yield TOOL_ARGS, index, arguments
+                yield TOOL_ARGS, index, orjson.dumps(arguments)
     finish = choice.get("finish_reason")
     if finish:
         yield FINISH, finish
@@ -70,6 +116,11 @@ def chat_deltas(chunk: bytes) -> Iterator[tuple[Any, ...]]:
         if raw.startswith(_DATA):
             if raw == _DONE:
                 yield (DONE,)
+                continue
+            quick = _only_delta(raw)
+            if quick is not None:
+                if len(quick[1]) > 2:  # an empty string is no delta
+                    yield quick
                 continue
             event = orjson.loads(raw[6:])
             for choice in event.get("choices") or ():

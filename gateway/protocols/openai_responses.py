@@ -361,19 +361,20 @@ class ResponsesStream:
     """The Responses event stream of one relayed chat stream; `response` is the final object once it ended.
 
     One output item is open at a time (`open`: "reasoning", "message", a tool index, or None).
-    Deltas are assembled as bytes around orjson-encoded strings; only the few lifecycle events
-    carry whole objects.
+    Deltas are assembled as bytes around the JSON string literals `chat_stream` cuts out; an item's
+    text is decoded once, when it closes; only the few lifecycle events carry whole objects.
     """
 
     __slots__ = ("skeleton", "sequence", "output", "open", "text", "finish", "usage", "started", "response", "_ident",
-                 "_item_id", "_call")
+                 "_item_id", "_call", "_where_bytes")
 
     def __init__(self, skeleton: ResponseSkeleton) -> None:
         self.skeleton = skeleton
         self.sequence = 0
         self.output: list[dict[str, Any]] = []
         self.open: str | int | None = None
-        self.text: list[str] = []  # of the open item
+        self.text: list[bytes] = []  # JSON string literals of the open item's text
+        self._where_bytes = b""
         self.finish: str | None = None
         self.usage: Usage | None = None
         self.started = False
@@ -387,8 +388,8 @@ class ResponsesStream:
         self.sequence += 1
 
     def _where(self, content_index: bool = True) -> bytes:
-        where = b'"item_id":"' + self._item_id + b'","output_index":' + str(len(self.output)).encode()
-        return where + b',"content_index":0' if content_index else where
+        """`"item_id":...,"output_index":N` of the open item, and `,"content_index":0` (built once per item)."""
+        return self._where_bytes if content_index else self._where_bytes[:-18]
 
     def _start(self, out: list[bytes]) -> None:
         response = orjson.dumps(self.skeleton.response("in_progress", [], None))
@@ -399,6 +400,8 @@ class ResponsesStream:
         self._close(out)
         self.open = kind
         self._item_id = item["id"].encode()
+        self._where_bytes = (b'"item_id":"' + self._item_id + b'","output_index":' + str(len(self.output)).encode()
+                             + b',"content_index":0')
         self._emit(out, b"response.output_item.added", b'"output_index":' + str(len(self.output)).encode() + b',"item":' + orjson.dumps(item))
         if part is not None:
             self._emit(out, b"response.content_part.added", self._where() + b',"part":' + part)
@@ -406,7 +409,7 @@ class ResponsesStream:
     def _close(self, out: list[bytes]) -> None:
         if self.open is None:
             return
-        text = "".join(self.text)
+        text = cs.decode_literals(self.text)
         self.text = []
         item_id = self._item_id.decode()
         if self.open == "message":
@@ -440,14 +443,14 @@ class ResponsesStream:
                     self._open("message", _message_item(f"msg_{self._ident}_{len(self.output)}", "", "in_progress"),
                                b'{"type":"output_text","text":"","annotations":[],"logprobs":[]}', out)
                 self.text.append(delta[1])
-                self._emit(out, b"response.output_text.delta", self._where() + b',"delta":' + orjson.dumps(delta[1]) + b',"logprobs":[]')
+                self._emit(out, b"response.output_text.delta", self._where_bytes + b',"delta":' + delta[1] + b',"logprobs":[]')
             elif kind == cs.REASONING:
                 if self.open != "reasoning":
                     item = {"id": f"rs_{self._ident}_{len(self.output)}", "type": "reasoning", "summary": [], "content": [],
                             "status": "in_progress"}
                     self._open("reasoning", item, b'{"type":"reasoning_text","text":""}', out)
                 self.text.append(delta[1])
-                self._emit(out, b"response.reasoning_text.delta", self._where() + b',"delta":' + orjson.dumps(delta[1]))
+                self._emit(out, b"response.reasoning_text.delta", self._where_bytes + b',"delta":' + delta[1])
             elif kind == cs.TOOL_START:
                 call_id = delta[2] or f"call_{self._ident}_{delta[1]}"
                 item = _call_item(f"fc_{self._ident}_{len(self.output)}", call_id, delta[3], "", "in_progress", self.skeleton.namespaces)
@@ -456,7 +459,7 @@ class ResponsesStream:
             elif kind == cs.TOOL_ARGS:
                 if self.open == delta[1]:
                     self.text.append(delta[2])
-                    self._emit(out, b"response.function_call_arguments.delta", self._where(False) + b',"delta":' + orjson.dumps(delta[2]))
+                    self._emit(out, b"response.function_call_arguments.delta", self._where(False) + b',"delta":' + delta[2])
             elif kind == cs.FINISH:
                 self.finish = delta[1]
             elif kind == cs.USAGE:
