@@ -113,6 +113,7 @@ class PathResult(BaseModel):
     added_first_chunk_p50_ms: float | None
     added_p50_over_chat_ms: float | None = None  # messages / responses: p50 minus the gateway path's
     added_first_chunk_p50_over_chat_ms: float | None = None
+    added_cpu_ms_per_request_over_chat: float | None = None
     rps: float
     cpu_ms_per_request: float | None
     rss_mib_after: float | None
@@ -322,6 +323,8 @@ def _add_overhead_over_chat(results: list[PathResult]) -> None:
                 r.added_p50_over_chat_ms = r.p50_ms - chat.p50_ms
             if r.first_chunk_p50_ms is not None and chat.first_chunk_p50_ms is not None:
                 r.added_first_chunk_p50_over_chat_ms = r.first_chunk_p50_ms - chat.first_chunk_p50_ms
+            if r.cpu_ms_per_request is not None and chat.cpu_ms_per_request is not None:
+                r.added_cpu_ms_per_request_over_chat = r.cpu_ms_per_request - chat.cpu_ms_per_request
 
 
 async def measure_all(paths: list[BenchPath], args: argparse.Namespace) -> list[PathResult]:
@@ -365,10 +368,12 @@ def render_table(report: OverheadReport) -> str:
         lines.append(f"\nload generator CPU per request: {min(client_cpu):.3f}-{max(client_cpu):.3f} ms (raw asyncio HTTP/1.1 on uvloop)")
     doors = [r for r in report.results if r.added_p50_over_chat_ms is not None]
     if doors:
-        lines.append("\ntranslation over /v1/chat/completions on the same gateway (p50 difference; TTFC for streams):")
+        lines.append("\ntranslation over /v1/chat/completions on the same gateway (p50 difference; TTFC for streams; "
+                     "the gateway's CPU per request):")
         for r in doors:
             ttfc = "" if r.added_first_chunk_p50_over_chat_ms is None else f", TTFC {r.added_first_chunk_p50_over_chat_ms:+.3f} ms"
-            lines.append(f"  {r.scenario:<14} {r.path:<10} {r.added_p50_over_chat_ms:+.3f} ms{ttfc}")
+            cpu = "" if r.added_cpu_ms_per_request_over_chat is None else f", CPU {r.added_cpu_ms_per_request_over_chat:+.3f} ms/req"
+            lines.append(f"  {r.scenario:<14} {r.path:<10} p50 {r.added_p50_over_chat_ms:+.3f} ms{ttfc}{cpu}")
     for name, reason in report.skipped.items():
         lines.append(f"skipped {name}: {reason}")
     lines.append("CPU ms/req: the proxy's utime+stime from /proc over requests served; TTFC: time to first streamed chunk; "
