@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FamilySpec", "FAMILIES", "family_spec"]
+__all__ = ["FamilySpec", "FAMILIES", "RETIRED_MODELS", "family_spec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +29,18 @@ FAMILIES: dict[str, FamilySpec] = {
     "deepseek-v3.2-exp": FamilySpec(context_window_tokens=163840, thinking=True),
     "deepseek-v3.1-terminus": FamilySpec(context_window_tokens=163840, thinking=True),
     "deepseek-v3.1": FamilySpec(context_window_tokens=163840, thinking=True),
-    # DeepSeek-V4, served by the DeepSeek API since 2026-04-24 (api-docs.deepseek.com, checked 2026-12):
+    # DeepSeek-V4, the DeepSeek API's only models since 2026-04-24 (backends/deepseek.py has the sources, 2026-12-04):
     # 1M-token context (litellm 1.110.2 cost map max_input_tokens 1000000), thinking on by default.
     "deepseek-v4-flash": FamilySpec(context_window_tokens=1_000_000, thinking=True),
     "deepseek-v4-pro": FamilySpec(context_window_tokens=1_000_000, thinking=True),
+}
+
+
+RETIRED_MODELS: dict[str, dict[str, str]] = {
+    # backend type -> model id its provider no longer serves -> what replaced it
+    # DeepSeek retired both on 2026-07-24 15:59 UTC; from 2026-04-24 they had pointed at V4-Flash
+    # (sources in backends/deepseek.py, checked 2026-12-04).
+    "deepseek": {"deepseek-chat": "deepseek-v4-flash", "deepseek-reasoner": "deepseek-v4-flash"},
 }
 
 

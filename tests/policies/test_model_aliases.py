@@ -81,3 +81,12 @@ def test_the_shipped_policies_route_the_coding_agents_default_model_names(name, 
     policy = load_policy(ROOT / "policies" / name, env={"NOVITA_API_KEY": "k", "FIREWORKS_API_KEY": "k", "DEEPSEEK_API_KEY": "k"})
     decision = decide(policy, extract_features(_body(model), {}, policy), {})
     assert decision.chain
+
+
+def test_a_retired_deepseek_model_id_is_a_policy_error():
+    text = POLICY.replace("  deep: {type: vllm, base_url: http://127.0.0.1:8/v1, model: m, family: deepseek-v3.2}",
+                          "  deep: {type: deepseek, api_key: k, model: deepseek-chat, family: deepseek-v3.2}")
+    with pytest.raises(PolicyError) as raised:
+        parse_policy_text(text, "p.yaml")
+    assert "deepseek no longer serves 'deepseek-chat' (retired); use 'deepseek-v4-flash'" in str(raised.value)
+    assert str(raised.value).startswith("p.yaml:")
