@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import subprocess
+import sys
 
 import anthropic
 import httpx
@@ -351,6 +353,18 @@ def test_a_backend_failing_before_the_first_byte_is_skipped(gateway, emulators, 
     assert (f"event: {last}" in response.text) if stream else ("error" not in response.json() or response.json()["error"] is None)
     records = _records(gateway, response.headers["x-switchyard-request-id"])
     assert [(r["backend"], r["ok"], r["protocol"]) for r in records] == [("flaky", False, protocol), ("spare", True, protocol)]
+
+
+def test_every_protocol_shows_in_gateway_spend(gateway, claude, oai):
+    claude.messages.create(model="claude-x", max_tokens=2, messages=HELLO)
+    oai.responses.create(model="gpt-5", input="Say hello.")
+    ledger = gateway.log_path.parent / f"ledger-{gateway.port}.sqlite3"
+    done = subprocess.run([sys.executable, "-m", "gateway.cli", "spend", "--by", "protocol", "--db", str(ledger), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    rows = {row["group"]: row for row in json.loads(done.stdout)["rows"]}
+    assert {"anthropic-messages", "openai-responses"} <= set(rows)
+    assert all(rows[p]["requests"] >= 1 and rows[p]["completion_tokens"] > 0 for p in ("anthropic-messages", "openai-responses"))
 
 
 # --- the Agents SDK --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 
 from gateway.redis_connection import connect_redis
 from gateway.state.response_store import MemoryResponseStore, RedisResponseStore, ResponseStoreError
-from tests.gateway.accounting_fixtures import delete_prefixed_keys, unique_prefix
+from accounting_fixtures import delete_prefixed_keys, unique_prefix
 
 
 async def test_memory_store_keeps_the_newest_entries_only():

@@ -130,3 +130,15 @@ def test_cli_user_mistakes_are_one_line_and_exit_2(tmp_path):
     assert bad_day.returncode == 2 and "YYYY-MM-DD" in bad_day.stderr
     bad_group = _spend_cli("--by", "planet")
     assert bad_group.returncode == 2 and "Traceback" not in bad_group.stderr
+
+
+def test_spend_groups_by_client_protocol(tmp_path):
+    ledger = SqliteLedger(tmp_path / "p.sqlite3")
+    writer = LedgerWriter(ledger, costs=CostBook(accounting_policy()))
+    for request_id, protocol in (("req_a", "anthropic-messages"), ("req_b", "openai-responses"), ("req_c", "openai-responses"),
+                                 ("req_d", None)):
+        writer.on_outcome(dataclasses.replace(make_outcome(request_id), protocol=protocol))
+    asyncio.run(writer.flush())
+    rows = {row.group: row.requests for row in spend_report(ledger, "protocol").rows}
+    assert rows == {"anthropic-messages": 1, "openai-responses": 2, "(not recorded)": 1}
+    assert [record.protocol for record in ledger.records()] == ["anthropic-messages", "openai-responses", "openai-responses", None]
