@@ -425,7 +425,7 @@ class AnthropicStream:
                 if self.open != "thinking":
                     index = self._open("thinking", _THINKING_START, out)
                 out.append(self._delta(index, b'{"type":"thinking_delta","thinking":' + delta[1] + b"}"))
-            elif kind == cs.TOOL_START:
+            elif kind == cs.TOOL_START and self.open != delta[1]:  # some providers repeat id and name on every fragment
                 self.saw_tool = True
                 call_id = delta[2] or f"toolu_{self.message_id[4:]}_{delta[1]}"
                 block = orjson.dumps({"type": "tool_use", "id": call_id, "name": delta[3], "input": {}})

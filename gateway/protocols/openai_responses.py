@@ -451,7 +451,7 @@ class ResponsesStream:
                     self._open("reasoning", item, b'{"type":"reasoning_text","text":""}', out)
                 self.text.append(delta[1])
                 self._emit(out, b"response.reasoning_text.delta", self._where_bytes + b',"delta":' + delta[1])
-            elif kind == cs.TOOL_START:
+            elif kind == cs.TOOL_START and self.open != delta[1]:  # some providers repeat id and name on every fragment
                 call_id = delta[2] or f"call_{self._ident}_{delta[1]}"
                 item = _call_item(f"fc_{self._ident}_{len(self.output)}", call_id, delta[3], "", "in_progress", self.skeleton.namespaces)
                 self._open(delta[1], item, None, out)

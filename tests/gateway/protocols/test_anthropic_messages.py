@@ -196,6 +196,17 @@ def test_a_stream_is_one_open_block_at_a_time_in_anthropics_order():
     assert events[-2]["usage"] == {"input_tokens": 50, "output_tokens": 9, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
 
 
+def test_a_provider_repeating_the_call_id_on_every_fragment_still_makes_one_block():
+    stream = am.AnthropicStream(message_id="msg_1", model="claude-x", input_estimate=3)
+    call = {"index": 0, "id": "call_a", "type": "function"}
+    chunk = _sse({"tool_calls": [{**call, "function": {"name": "f", "arguments": '{"x":'}}]},
+                 {"tool_calls": [{**call, "function": {"name": "f", "arguments": "1}"}}]}, finish="tool_calls")
+    events = named_events(stream.feed(chunk) + stream.feed(b"data: [DONE]\n\n"))
+    assert [_shape(e) for e in events] == [("message_start",), ("content_block_start", 0, "tool_use"),
+                                           ("content_block_delta", 0, "input_json_delta"), ("content_block_delta", 0, "input_json_delta"),
+                                           ("content_block_stop", 0), ("message_delta",), ("message_stop",)]
+
+
 def test_a_stream_failing_midway_ends_with_an_error_event():
     stream = am.AnthropicStream(message_id="msg_1", model="claude-x", input_estimate=3)
     first = named_events(stream.feed(_sse({"content": "hi"})))
