@@ -1,4 +1,5 @@
-"""What a proxy adds to each request: direct vs Switchyard gateway vs nginx vs LiteLLM Proxy.
+"""What a proxy adds to each request: direct vs Switchyard gateway vs nginx vs LiteLLM Proxy, and what the
+gateway's translating front doors (Anthropic Messages, OpenAI Responses) add over its chat completions.
 
 Usage: .venv/bin/python benchmarks/overhead.py [--requests N] [--duration-s S] [--with-litellm] [--json FILE]
 
@@ -8,7 +9,10 @@ on the benchmark policy with routing, accounting and metrics all on (benchmarks/
 gateway_policy.py), nginx (when installed) and, with --with-litellm, LiteLLM Proxy 1.110.2
 from a venv it builds on first use. Every path is measured with the same load generator, on
 loopback only, interleaved: each scenario is split into rounds, and each round runs every path
-once, in rotated order, so drift on this shared machine hits all paths alike. Scenarios:
+once, in rotated order, so drift on this shared machine hits all paths alike. The paths `messages`
+and `responses` send the same request to the same gateway process as `POST /v1/messages` and
+`POST /v1/responses`; the table's last section prints their p50 (and time to first chunk) minus the
+`gateway` path's, scenario by scenario. Scenarios:
 non-streaming at 1, 32 and 128 clients, streaming (20 chunks) at 1 and 32. Bounded: at most
 --requests requests and --duration-s seconds per path and scenario. All processes stop at the
 end, on errors and on Ctrl-C.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 import secrets
 import sys
 import tempfile
@@ -39,7 +44,7 @@ from benchmarks.harness.litellm_venv import (  # noqa: E402
     build_litellm_venv,
     venv_is_ready,
 )
-from benchmarks.harness.loadgen import LoadResult, Target, chat_body, run_load  # noqa: E402
+from benchmarks.harness.loadgen import LoadResult, Target, chat_body, messages_body, responses_body, run_load  # noqa: E402
 from benchmarks.harness.nginx import INSTALL_HINT, find_nginx  # noqa: E402
 from benchmarks.harness.processes import LOOPBACK, ManagedProcess, ProcessGroup, ProcessStartError  # noqa: E402
 from benchmarks.harness.procstat import tree_cpu_time_s, tree_rss_bytes  # noqa: E402
@@ -55,7 +60,11 @@ from benchmarks.harness.stack import (  # noqa: E402
 from benchmarks.harness.stats import summarize_ms  # noqa: E402
 from benchmarks.harness.upstream import UPSTREAM_MODEL  # noqa: E402
 
-ALL_PATHS = ("direct", "gateway", "nginx", "litellm")
+ALL_PATHS = ("direct", "gateway", "messages", "responses", "nginx", "litellm")
+FRONT_DOORS = {  # path -> (endpoint, request body builder, end of a stream, marker of a whole answer)
+    "messages": ("/v1/messages", messages_body, (b"message_stop",), b'"content"'),
+    "responses": ("/v1/responses", responses_body, (b"response.completed", b"response.incomplete"), b'"output"'),
+}
 LITELLM_MODEL = "bench-model"
 MIB = 1024 * 1024
 
@@ -83,6 +92,7 @@ class BenchPath:
     target: Target
     model: str
     process: ManagedProcess | None  # the proxy whose CPU and RSS are measured; None for direct
+    body: Callable[[str, bool], bytes] = chat_body
 
 
 class PathResult(BaseModel):
@@ -101,6 +111,9 @@ class PathResult(BaseModel):
     added_p50_ms: float | None
     first_chunk_p50_ms: float | None
     added_first_chunk_p50_ms: float | None
+    added_p50_over_chat_ms: float | None = None  # messages / responses: p50 minus the gateway path's
+    added_first_chunk_p50_over_chat_ms: float | None = None
+    added_cpu_ms_per_request_over_chat: float | None = None
     rps: float
     cpu_ms_per_request: float | None
     rss_mib_after: float | None
@@ -197,14 +210,20 @@ def start_paths(group: ProcessGroup, directory: Path, args: argparse.Namespace) 
     paths = [BenchPath("direct", Target(LOOPBACK, upstream.port), UPSTREAM_MODEL, None)] if "direct" in args.paths else []
     skipped: dict[str, str] = {}
     workers = 1
-    if "gateway" in args.paths:
+    doors = [name for name in FRONT_DOORS if name in args.paths]
+    if "gateway" in args.paths or doors:
         extra, workers = _gateway_args(args)
         env = {"SWITCHYARD_REDIS_PREFIX": args.redis_prefix} if args.redis_url else None
         gateway = start_gateway(group, directory, gateway_policy_yaml(upstream.port), extra_args=extra, env=env)
         if workers > 1:
             _wait_for_workers(gateway, workers)
-        target = Target(LOOPBACK, gateway.port, headers=(("Authorization", f"Bearer {BENCH_KEY}"),))
-        paths.append(BenchPath("gateway", target, GATEWAY_MODEL, gateway))
+        auth = (("Authorization", f"Bearer {BENCH_KEY}"),)
+        if "gateway" in args.paths:
+            paths.append(BenchPath("gateway", Target(LOOPBACK, gateway.port, headers=auth), GATEWAY_MODEL, gateway))
+        for name in doors:
+            endpoint, body, stream_end, body_marker = FRONT_DOORS[name]
+            target = Target(LOOPBACK, gateway.port, path=endpoint, headers=auth, stream_end=stream_end, body_marker=body_marker)
+            paths.append(BenchPath(name, target, GATEWAY_MODEL, gateway, body))
     if "nginx" in args.paths:
         binary = find_nginx()
         if binary is None:
@@ -244,7 +263,7 @@ def _prepare_litellm(args: argparse.Namespace) -> str | None:
 
 async def measure_scenario(paths: list[BenchPath], scenario: Scenario, args: argparse.Namespace) -> list[PathResult]:
     """Warm every path, then run `args.rounds` interleaved rounds; one result per path."""
-    bodies = {p.name: chat_body(p.model, scenario.stream) for p in paths}
+    bodies = {p.name: p.body(p.model, scenario.stream) for p in paths}
     slice_duration_s = args.duration_s / args.rounds
     for path in paths:
         if args.warmup:
@@ -294,12 +313,27 @@ def _add_overhead_over_direct(results: list[PathResult]) -> None:
             r.added_first_chunk_p50_ms = r.first_chunk_p50_ms - direct.first_chunk_p50_ms
 
 
+def _add_overhead_over_chat(results: list[PathResult]) -> None:
+    chat = next((r for r in results if r.path == "gateway"), None)
+    if chat is None:
+        return
+    for r in results:
+        if r.path in FRONT_DOORS:
+            if r.p50_ms is not None and chat.p50_ms is not None:
+                r.added_p50_over_chat_ms = r.p50_ms - chat.p50_ms
+            if r.first_chunk_p50_ms is not None and chat.first_chunk_p50_ms is not None:
+                r.added_first_chunk_p50_over_chat_ms = r.first_chunk_p50_ms - chat.first_chunk_p50_ms
+            if r.cpu_ms_per_request is not None and chat.cpu_ms_per_request is not None:
+                r.added_cpu_ms_per_request_over_chat = r.cpu_ms_per_request - chat.cpu_ms_per_request
+
+
 async def measure_all(paths: list[BenchPath], args: argparse.Namespace) -> list[PathResult]:
     results: list[PathResult] = []
     for scenario in args.scenarios:
         log(f"measuring {scenario.name} on {', '.join(p.name for p in paths)}")
         scenario_results = await measure_scenario(paths, scenario, args)
         _add_overhead_over_direct(scenario_results)
+        _add_overhead_over_chat(scenario_results)
         results += scenario_results
     return results
 
@@ -332,6 +366,14 @@ def render_table(report: OverheadReport) -> str:
     client_cpu = [r.client_cpu_ms_per_request for r in report.results if r.client_cpu_ms_per_request is not None]
     if client_cpu:
         lines.append(f"\nload generator CPU per request: {min(client_cpu):.3f}-{max(client_cpu):.3f} ms (raw asyncio HTTP/1.1 on uvloop)")
+    doors = [r for r in report.results if r.added_p50_over_chat_ms is not None]
+    if doors:
+        lines.append("\ntranslation over /v1/chat/completions on the same gateway (p50 difference; TTFC for streams; "
+                     "the gateway's CPU per request):")
+        for r in doors:
+            ttfc = "" if r.added_first_chunk_p50_over_chat_ms is None else f", TTFC {r.added_first_chunk_p50_over_chat_ms:+.3f} ms"
+            cpu = "" if r.added_cpu_ms_per_request_over_chat is None else f", CPU {r.added_cpu_ms_per_request_over_chat:+.3f} ms/req"
+            lines.append(f"  {r.scenario:<14} {r.path:<10} p50 {r.added_p50_over_chat_ms:+.3f} ms{ttfc}{cpu}")
     for name, reason in report.skipped.items():
         lines.append(f"skipped {name}: {reason}")
     lines.append("CPU ms/req: the proxy's utime+stime from /proc over requests served; TTFC: time to first streamed chunk; "

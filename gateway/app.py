@@ -14,9 +14,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.api import admin, admin_console, admin_keys, admin_planner, chat, completions, explain, health, models, prometheus
+from gateway.api import (
+    admin, admin_console, admin_keys, admin_planner, chat, completions, explain, health, models, prometheus, responses,
+)
 from gateway.api.console import console_router
 from gateway.api.body import check_chat_body, check_completions_body
+from gateway.api.messages import AnthropicDoor, CountTokensEndpoint
+from gateway.api.responses import ResponsesDoor
 from gateway.api.relay import CompletionEndpoint, gateway_error_response, internal_error_response
 from gateway.api.schemas import SCHEMA_COMPONENTS
 from gateway.dispatch import Dispatcher
@@ -103,18 +107,21 @@ def create_app(settings: GatewaySettings, runtime: GatewayRuntime, services: Gat
             await runtime.aclose()
 
     app = GatewayApp(title="Switchyard gateway", version="0.1.0", lifespan=lifespan)
-    app.fast_routes = {
-        "/v1/chat/completions": CompletionEndpoint(
-            "/chat/completions", functools.partial(check_chat_body, max_messages=settings.max_messages)
-        ),
-        "/v1/completions": CompletionEndpoint("/completions", check_completions_body),
+    check_chat = functools.partial(check_chat_body, max_messages=settings.max_messages)
+    app.fast_routes = {  # every client protocol goes the same way: translate, route, dispatch, account
+        "/v1/chat/completions": CompletionEndpoint("/chat/completions", check_chat),
+        "/v1/completions": CompletionEndpoint("/completions", check_completions_body, protocol="openai-completions"),
+        "/v1/messages": CompletionEndpoint("/chat/completions", check_chat, door=AnthropicDoor()),
+        "/v1/messages/count_tokens": CountTokensEndpoint(),
+        "/v1/responses": CompletionEndpoint("/chat/completions", check_chat, door=ResponsesDoor(services.responses)),
     }
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.services = services
     app.state.dispatcher = Dispatcher(runtime, durable=services.ledger.commit, decisions=services.decisions)
     app.state.live = None  # the live jobs, once the lifespan has started them
-    for module in (chat, completions, models, explain, health, admin, admin_console, admin_keys, admin_planner, prometheus):
+    for module in (chat, completions, models, explain, health, admin, admin_console, admin_keys, admin_planner, prometheus,
+                   responses):
         app.include_router(module.router)
     app.include_router(console_router())  # the web console at /ui/, its data from the admin endpoints
     app.add_exception_handler(GatewayError, _gateway_error)

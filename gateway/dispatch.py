@@ -51,6 +51,7 @@ class DispatchRequest:
     client_wants_usage: bool = False
     key_name: str | None = None
     input_chars: int = 0  # RequestFeatures.input_chars, reported with each outcome
+    protocol: str | None = None  # the client's API (gateway.protocols), recorded with each attempt
 
 
 @dataclass(slots=True)
@@ -145,6 +146,7 @@ class Dispatcher:
                 ok=ok, status=status, error_kind=error_kind, latency_ms=(now - began) * 1000,
                 ttft_ms=None if ttft_s is None else (ttft_s - began) * 1000, usage=usage, cost_usd=cost,
                 started_at=wall, key_name=request.key_name, input_chars=request.input_chars, tried=tried,
+                protocol=request.protocol,
                 thinking=request.decision.thinking, thinking_source=request.decision.thinking_source,
             )
         )

@@ -35,6 +35,7 @@ class AttemptOutcome:
     key_name: str | None = None
     input_chars: int = 0  # prompt characters of the client's request (RequestFeatures.input_chars)
     tried: tuple[str, ...] = ()  # backends attempted for this request so far, this one last (the fallback chain)
+    protocol: str | None = None  # the client's API: openai-chat, openai-completions, anthropic-messages, openai-responses
     thinking: bool | None = None  # the request's thinking need (Decision.thinking)
     thinking_source: str | None = None  # which signal decided it: header | body | model | detected
 

@@ -39,6 +39,7 @@ from gateway.runtime import GatewayRuntime
 from gateway.scheduler import ClusterScheduler
 from gateway.settings import GatewaySettings
 from gateway.state.redis_store import RedisStateStore
+from gateway.state.response_store import MemoryResponseStore, RedisResponseStore, ResponseStore
 from policies.decision import Decision
 from policies.features import RequestFeatures
 from policies.schema import Policy
@@ -71,6 +72,9 @@ class GatewayServices:
         self.ledger = LedgerWriter(ledger, stream=stream, flush_interval_s=settings.ledger_flush_interval_s)
         self.metrics = GatewayMetrics()
         self.decisions = DecisionLog()  # the newest requests' routing decisions, for the console
+        self.responses: ResponseStore = (  # stored Responses API answers (gateway.api.responses)
+            RedisResponseStore(redis, prefix, ttl_s=settings.responses_ttl_s) if redis is not None
+            else MemoryResponseStore(ttl_s=settings.responses_ttl_s, max_entries=settings.responses_max_stored))
         self.scheduler = ClusterScheduler(redis, prefix, replica_id=self.replica_id)
         self.key_file = FileKeyStore(keys_file_path(settings.keys_file))
         self.key_store = RedisKeyStore(redis, prefix) if redis is not None else None

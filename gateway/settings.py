@@ -36,6 +36,10 @@ class GatewaySettings(BaseSettings):
     ledger_claim_idle_s: float = Field(30.0, ge=0, description="With Redis: stream entries a drainer took and did not "
                                                               "store for this long are taken over by another.")
     state_sync_interval_s: float = Field(0.1, gt=0, description="With Redis: how often shared backend state is exchanged.")
+    responses_ttl_s: float = Field(30 * 86400.0, gt=0, description="How long a stored Responses API answer (store: true) "
+                                                                   "can be fetched or continued (OpenAI keeps them 30 days).")
+    responses_max_stored: int = Field(10_000, ge=1, description="Without Redis: the most stored responses this process keeps "
+                                                               "(oldest dropped first).")
     max_body_bytes: int = Field(8 * MIB, ge=1024)
     max_messages: int = Field(10_000, ge=1)
     max_header_bytes: int = Field(64 * 1024, ge=1024)

@@ -33,7 +33,7 @@ def _predicates(when: WhenSpec) -> list[Predicate]:
     tests: list[Predicate] = []
     if when.model is not None:
         models = _set_of(when.model)
-        tests.append(lambda f: f.model in models)
+        tests.append(lambda f: f.model in models or f.model_alias in models)  # a name, or the pattern alias it matched
     if when.thinking is not None:
         wanted = when.thinking
         tests.append(lambda f: (f.thinking is True) == wanted)

@@ -16,6 +16,7 @@ from policies.compiled import CompiledBackend, CompiledRoute, compiled
 from policies.decision import CandidateVerdict, Decision
 from policies.errors import NoCandidateError, NoRouteError, UnknownModelError
 from policies.features import RequestFeatures
+from policies.model_aliases import alias_table
 from policies.filters import CIRCUIT_OPEN, FILTERS, only_circuit_open
 from policies.schema import ModelAliasSpec, Policy
 from policies.state import UNKNOWN_STATE, BackendState, StateSnapshot
@@ -131,9 +132,10 @@ def decide(
     matches, NoCandidateError (503, with every backend's reason) when all are filtered out.
     """
     plan = compiled(policy)
-    alias = plan.models.get(features.model)
-    if alias is None:
+    resolved = alias_table(policy).resolve(features.model)
+    if resolved is None:
         raise UnknownModelError(features.model, plan.model_names)
+    alias = resolved[1]
     route = _match(plan.routes, features)
     if route is None:
         names = ", ".join(r.name for r in plan.routes)

@@ -3,7 +3,8 @@
 Sources: the planner catalog's copies of each model's Hugging Face config.json
 (planner/data/models/<family>/config.json, `max_position_embeddings`), which vLLM and SGLang
 use as the default max model length: 163840 for deepseek-v3.2, -v3.2-exp, -v3.1 and
--v3.1-terminus. All four are hybrid models with thinking switched by the chat template.
+-v3.1-terminus. All four are hybrid models with thinking switched by the chat template. The
+V4 families have no planner catalog entry yet (no config.json copied); their figures are below.
 Managed backends whose model is in litellm's cost map use that map's `max_input_tokens` instead
 (e.g. 128000 for V3.1-Terminus on Fireworks, 131072 on Novita), as providers cap below the model.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FamilySpec", "FAMILIES", "family_spec"]
+__all__ = ["FamilySpec", "FAMILIES", "RETIRED_MODELS", "family_spec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,18 @@ FAMILIES: dict[str, FamilySpec] = {
     "deepseek-v3.2-exp": FamilySpec(context_window_tokens=163840, thinking=True),
     "deepseek-v3.1-terminus": FamilySpec(context_window_tokens=163840, thinking=True),
     "deepseek-v3.1": FamilySpec(context_window_tokens=163840, thinking=True),
+    # DeepSeek-V4, the DeepSeek API's only models since 2026-04-24 (backends/deepseek.py has the sources, 2026-12-04):
+    # 1M-token context (litellm 1.110.2 cost map max_input_tokens 1000000), thinking on by default.
+    "deepseek-v4-flash": FamilySpec(context_window_tokens=1_000_000, thinking=True),
+    "deepseek-v4-pro": FamilySpec(context_window_tokens=1_000_000, thinking=True),
+}
+
+
+RETIRED_MODELS: dict[str, dict[str, str]] = {
+    # backend type -> model id its provider no longer serves -> what replaced it
+    # DeepSeek retired both on 2026-07-24 15:59 UTC; from 2026-04-24 they had pointed at V4-Flash
+    # (sources in backends/deepseek.py, checked 2026-12-04).
+    "deepseek": {"deepseek-chat": "deepseek-v4-flash", "deepseek-reasoner": "deepseek-v4-flash"},
 }
 
 

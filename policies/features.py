@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from policies.model_aliases import alias_table
 from policies.thinking_need import ThinkingSource, thinking_verdict
 from policies.token_estimate import TokenEstimator, count_prompt_chars, shared_estimator
 
@@ -38,6 +39,7 @@ class RequestFeatures:
     key_tags: frozenset[str] = frozenset()
     headers: Mapping[str, str] = field(default_factory=dict)
     budget_remaining_usd: float | None = None
+    model_alias: str | None = None  # the `models:` entry `model` resolved to (itself, or the glob pattern that matched)
 
 
 def _max_tokens(body: Mapping[str, Any]) -> int | None:
@@ -69,7 +71,8 @@ def extract_features(
     lowered = {name.lower(): value for name, value in headers.items()}
     model = body.get("model")
     model = model if isinstance(model, str) else ""
-    alias = policy.models.get(model)
+    resolved = alias_table(policy).resolve(model)
+    alias = resolved[1] if resolved else None
     chars, messages = count_prompt_chars(body)
     verdict = thinking_verdict(body, lowered, alias.thinking if alias else None, policy.thinking_detection.threshold)
     return RequestFeatures(
@@ -86,4 +89,5 @@ def extract_features(
         key_tags=frozenset(key_tags),
         headers=lowered,
         budget_remaining_usd=budget_remaining_usd,
+        model_alias=resolved[0] if resolved else None,
     )

@@ -71,6 +71,8 @@ DEFAULT_BASE_URLS: dict[str, str] = {
 }
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", max_length=128)]
+ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9*?\[][A-Za-z0-9._:/*?\[\]!-]*$", max_length=128)]
+"""A `models:` key: a name clients send, or a glob pattern such as `claude-*` (policies.model_aliases)."""
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 
@@ -346,10 +348,12 @@ class Policy(_Spec):
 
     version: Literal[1]
     backends: dict[Name, BackendSpec] = Field(min_length=1)
-    models: dict[Name, ModelAliasSpec] = Field(min_length=1)
+    models: dict[ModelName, ModelAliasSpec] = Field(
+        min_length=1, description="Names clients send as `model`; a glob pattern (claude-*) matches many, an exact name wins.")
     routes: list[RouteSpec] = Field(min_length=1)
     fallback: FallbackSpec = Field(default_factory=FallbackSpec)
     keys: list[KeySpec] = Field(default_factory=list)
     thinking_detection: ThinkingDetectionSpec = Field(default_factory=ThinkingDetectionSpec)
 
     _compiled: Any = PrivateAttr(default=None)  # policies.compiled.CompiledPolicy, built on first use
+    _aliases: Any = PrivateAttr(default=None)  # policies.model_aliases.AliasTable, built on first use

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from policies.families import RETIRED_MODELS
 from policies.pricing import missing_price_detail, resolve_price
 from policies.schema import Policy, RouteSpec
 from policies.strategies import STRATEGY_NAMES
@@ -22,7 +23,18 @@ def check_policy(policy: Policy) -> list[FieldProblem]:
     problems.extend(_check_route_names(policy))
     problems.extend(_check_alias_families(policy))
     problems.extend(_check_shadowing(policy))
+    problems.extend(_check_retired_models(policy))
     return problems
+
+
+def _check_retired_models(policy: Policy) -> Iterator[FieldProblem]:
+    """A backend asking its provider for a model id the provider has retired would fail on every request."""
+    for name, spec in policy.backends.items():
+        replacement = RETIRED_MODELS.get(spec.provider_type, {}).get(spec.model)
+        if replacement is not None:
+            yield FieldProblem(("backends", name, "model"), False,
+                               f"backend '{name}': {spec.provider_type} no longer serves '{spec.model}' (retired); "
+                               f"use '{replacement}' with family: {replacement}")
 
 
 def _check_route(policy: Policy, index: int, route: RouteSpec) -> Iterator[FieldProblem]:

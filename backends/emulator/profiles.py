@@ -1,6 +1,6 @@
 """How each emulated provider differs: thinking switch, reasoning field, usage shape, chunk shape.
 
-Sources (checked 2026-11): vLLM OpenAI server protocol (`reasoning` replaced `reasoning_content`
+Sources (checked 2026-11; DeepSeek re-checked 2026-12: V4 models, thinking on by default): vLLM OpenAI server protocol (`reasoning` replaced `reasoning_content`
 in deltas; usage with `prompt_tokens_details`), SGLang OpenAI API docs (`chat_template_kwargs`,
 `reasoning_content`), DeepSeek API docs (`prompt_cache_hit_tokens`/`prompt_cache_miss_tokens`,
 `completion_tokens_details.reasoning_tokens`, usage on the final chunk, `system_fingerprint`),
@@ -22,8 +22,9 @@ def _template_thinking(body: Mapping[str, Any]) -> bool:
 
 
 def _deepseek_thinking(body: Mapping[str, Any]) -> bool:
+    """DeepSeek-V4 (the API's only models since 2026-04-24) thinks unless `thinking: {type: disabled}`."""
     switch = body.get("thinking")
-    return body.get("model") == "deepseek-reasoner" or (isinstance(switch, dict) and switch.get("type") == "enabled")
+    return not (isinstance(switch, dict) and switch.get("type") == "disabled")
 
 
 def _novita_thinking(body: Mapping[str, Any]) -> bool:
@@ -116,7 +117,7 @@ PROFILES: dict[str, Profile] = {
         usage_on_final_chunk=True, cache_block_tokens=64,
     ),
     "deepseek": Profile(
-        name="deepseek", default_model="deepseek-chat", owned_by="deepseek",
+        name="deepseek", default_model="deepseek-v4-flash", owned_by="deepseek",
         thinking_requested=_deepseek_thinking, reasoning_field="reasoning_content", usage=_deepseek_usage,
         usage_on_final_chunk=True, cache_block_tokens=64, system_fingerprint="fp_ffc7281d48_prod0820_fp8_kvcache",
     ),

@@ -19,11 +19,11 @@ import orjson
 
 from benchmarks.harness.http1 import content_length
 
-__all__ = ["CHAT_OUTPUT_TOKENS", "LoadResult", "Target", "chat_body", "run_load"]
+__all__ = ["CHAT_OUTPUT_TOKENS", "LoadResult", "Target", "chat_body", "messages_body", "responses_body", "run_load"]
 
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
-_TAIL_BYTES = 64
+_TAIL_BYTES = 4096  # of a streamed body: enough for the Responses API's last event, which holds the whole response
 CHAT_OUTPUT_TOKENS = 20  # the upstream answers with this many tokens: 20 chunks when streamed
 
 
@@ -35,14 +35,33 @@ def chat_body(model: str, stream: bool, max_tokens: int = CHAT_OUTPUT_TOKENS) ->
     return orjson.dumps(body)
 
 
+def messages_body(model: str, stream: bool, max_tokens: int = CHAT_OUTPUT_TOKENS) -> bytes:
+    """The same request as `chat_body`, in the Anthropic Messages API's shape (`POST /v1/messages`)."""
+    body: dict[str, object] = {"model": model, "max_tokens": max_tokens, "messages": [{"role": "user", "content": "Say hello."}]}
+    if stream:
+        body["stream"] = True
+    return orjson.dumps(body)
+
+
+def responses_body(model: str, stream: bool, max_tokens: int = CHAT_OUTPUT_TOKENS) -> bytes:
+    """The same request as `chat_body`, in the OpenAI Responses API's shape (`POST /v1/responses`)."""
+    body: dict[str, object] = {"model": model, "input": "Say hello.", "max_output_tokens": max_tokens}
+    if stream:
+        body["stream"] = True
+    return orjson.dumps(body)
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where requests go: a loopback port, a path, and extra headers (e.g. Authorization)."""
+    """Where requests go: a loopback port, a path, extra headers (e.g. Authorization), and what marks a
+    complete answer: bytes one of which ends a stream, bytes in a whole body."""
 
     host: str
     port: int
     path: str = "/v1/chat/completions"
     headers: tuple[tuple[str, str], ...] = ()
+    stream_end: tuple[bytes, ...] = (b"[DONE]",)  # any of these
+    body_marker: bytes = b'"choices"'
 
     def post_bytes(self, body: bytes) -> bytes:
         """One complete POST request with a JSON body, ready to write on a keep-alive connection."""
@@ -240,13 +259,13 @@ class _ResponseReader(asyncio.Protocol):
             self.waiter.set_result(_Response(self.status, self.first_chunk_s or time.perf_counter(), bytes(self.body), self.reusable))
 
 
-def _check(response: _Response, stream: bool) -> None:
+def _check(response: _Response, stream: bool, target: Target) -> None:
     if response.status != 200:
         raise _BadResponse(f"http_{response.status}")
     if stream:
-        if b"[DONE]" not in response.body:
+        if not any(end in response.body for end in target.stream_end):
             raise _BadResponse("stream_without_done")
-    elif b'"choices"' not in response.body:
+    elif target.body_marker not in response.body:
         raise _BadResponse("body_without_choices")
 
 
@@ -272,7 +291,7 @@ async def _client(target: Target, request: bytes, stream: bool, budget: _Budget,
                     connection = await _connect(target, stream)
                 response = await connection.send(request)
             result.status_counts[response.status] += 1
-            _check(response, stream)
+            _check(response, stream, target)
         except _BadResponse as exc:
             result.errors += 1
             result.error_kinds[exc.kind] += 1

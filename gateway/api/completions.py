@@ -17,4 +17,4 @@ router = APIRouter()
 @router.post("/v1/completions", openapi_extra=openapi_body(CompletionRequest), tags=["openai"])
 async def completions(request: Request) -> Response:
     """OpenAI text completions, streamed (SSE) or not."""
-    return await serve_completion(request, path="/completions", check=check_completions_body)
+    return await serve_completion(request, path="/completions", check=check_completions_body, protocol="openai-completions")

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from gateway.api.auth import require_client_key
 from gateway.errors import NotFoundError
+from policies.model_aliases import alias_table
 
 __all__ = ["router", "ModelCard", "ModelList"]
 
@@ -40,7 +41,7 @@ async def list_models(request: Request) -> Response:
 
 @router.get("/v1/models/{model:path}", response_model=ModelCard, tags=["openai"])
 async def get_model(model: str, request: Request) -> Response:
-    """One model alias."""
-    if model not in request.app.state.runtime.policy.models:
+    """One model alias, or a name a glob alias (`claude-*`) covers."""
+    if alias_table(request.app.state.runtime.policy).resolve(model) is None:
         raise NotFoundError(f"The model `{model}` does not exist", param="model", code="model_not_found")
     return Response(ModelCard(id=model).model_dump_json(), media_type="application/json")

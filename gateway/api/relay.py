@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from backends.sse import DONE_EVENT
 from gateway.api.body import ClientClosedRequestError, read_json_body
+from gateway.api.front_door import Exchange, FrontDoor
 from gateway.api.routing import route_request
 from gateway.dispatch import CompletedCall, Dispatcher, DispatchRequest, OpenedStream
 from gateway.errors import GatewayError, InternalError, error_body
@@ -152,8 +153,13 @@ async def _receive_disconnect(receive: Receive) -> None:
         pass
 
 
-async def serve_completion(request: Request, *, path: str, check: Callable[[dict[str, Any]], None]) -> Response:
-    """Answer one completion request (streamed or not) with the routing headers; raises GatewayError."""
+async def serve_completion(request: Request, *, path: str, check: Callable[[dict[str, Any]], None],
+                           door: FrontDoor | None = None, protocol: str = "openai-chat") -> Response:
+    """Answer one completion request (streamed or not) with the routing headers; raises GatewayError.
+
+    With a `door`, the client speaks another protocol: its body is translated to the chat body that
+    `check` then checks and routing reads, and the chat answer is translated back (gateway.api.front_door).
+    """
     started = time.perf_counter()
     state = request.app.state
     settings: GatewaySettings = state.settings
@@ -163,14 +169,20 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
     request_id = new_request_id()
     headers = {"x-switchyard-request-id": request_id}
     admitted = False
+    exchange: Exchange | None = None
     try:
-        key = services.authenticate(request.headers.get("authorization"))
+        key = services.authenticate(door.credential(request.headers) if door else request.headers.get("authorization"))
         body = await read_json_body(request, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes)
+        if door is not None:
+            exchange = await door.open(body, request_id)
+            body, protocol = exchange.chat, door.protocol
         check(body)
         features, decision = route_request(
             runtime, body, request.headers, _rng, key_tags=key.tags if key else frozenset(),
             budget_remaining_usd=services.budget_remaining_usd(key),
         )
+        if exchange is not None:
+            exchange.input_tokens = features.input_tokens
         headers["x-switchyard-route"] = decision.route or ""
         await services.admit(key, request_id, decision, features, runtime.max_attempts)
         admitted = True
@@ -178,8 +190,8 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
         dispatch_request = DispatchRequest(
             request_id=request_id, path=path, body=body, decision=decision, started=started,
             stream=body.get("stream") is True,
-            client_wants_usage=isinstance(options, dict) and options.get("include_usage") is True,
-            key_name=key.name if key else None, input_chars=features.input_chars,
+            client_wants_usage=exchange is not None or isinstance(options, dict) and options.get("include_usage") is True,
+            key_name=key.name if key else None, input_chars=features.input_chars, protocol=protocol,
         )
         if dispatch_request.stream:
             opened = await dispatcher.open_stream(dispatch_request)
@@ -187,6 +199,9 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
             headers["x-switchyard-backend"] = opened.backend
             headers["x-switchyard-overhead-ms"] = f"{opened.overhead_ms:.3f}"
             admitted = False  # settled when the stream ends
+            if exchange is not None:
+                opened = OpenedStream(events=exchange.stream(opened.events), backend=opened.backend,
+                                      overhead_ms=opened.overhead_ms, abandon=opened.abandon)
             return RelayResponse(opened, on_close=lambda: services.settle(request_id), headers=headers)
         call: CompletedCall = await _unless_client_leaves(dispatcher.complete(dispatch_request), request.receive)
     except GatewayError as exc:
@@ -199,22 +214,29 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
     headers["x-switchyard-backend"] = call.backend
     headers["x-switchyard-overhead-ms"] = f"{call.overhead_ms:.3f}"
     headers["x-switchyard-cost-usd"] = "unknown" if call.cost_usd is None else f"{call.cost_usd:.8f}"
-    return _JsonBytesResponse(call.content, headers)
+    content = call.content if exchange is None else await exchange.complete(call.content)
+    return _JsonBytesResponse(content, headers)
 
 
 class CompletionEndpoint:
-    """`serve_completion` for one path as a bare ASGI app, with the app's error shapes (see the module docstring)."""
+    """`serve_completion` for one path as a bare ASGI app, with the app's error shapes (see the module docstring),
+    or, with a `door`, that protocol's (`gateway.api.front_door`)."""
 
-    def __init__(self, path: str, check: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, path: str, check: Callable[[dict[str, Any]], None], *, door: FrontDoor | None = None,
+                 protocol: str = "openai-chat") -> None:
         self.path = path
         self.check = check
+        self.door = door
+        self.protocol = protocol
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            response = await serve_completion(Request(scope, receive), path=self.path, check=self.check)
+            response = await serve_completion(Request(scope, receive), path=self.path, check=self.check, door=self.door,
+                                              protocol=self.protocol)
         except GatewayError as exc:
-            response = gateway_error_response(exc)
+            response = gateway_error_response(exc) if self.door is None else self.door.error_response(exc)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            response = internal_error_response()
+            response = internal_error_response() if self.door is None else self.door.error_response(InternalError(
+                "The gateway hit an internal error; it has been logged."))
         await response(scope, receive, send)

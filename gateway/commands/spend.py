@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-GROUPS = ("day", "backend", "key", "route", "thinking")
+GROUPS = ("day", "backend", "key", "route", "protocol", "thinking")
 _COLUMNS = (
     ("requests", "requests", "d"), ("attempts", "attempts", "d"), ("prompt_tokens", "prompt", "d"),
     ("cached_tokens", "cached", "d"), ("completion_tokens", "completion", "d"), ("reasoning_tokens", "reasoning", "d"),

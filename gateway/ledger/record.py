@@ -17,11 +17,11 @@ COLUMNS: tuple[str, ...] = (
     "request_id", "attempt", "started_at", "key_name", "route", "backend", "upstream_model", "family",
     "fallback_chain", "streamed", "ok", "status", "error_kind", "prompt_tokens", "cached_tokens",
     "completion_tokens", "reasoning_tokens", "cost_nano_usd", "self_hosted_cost_nano_usd", "ttft_ms", "latency_ms",
-    "usage_estimated", "thinking", "thinking_source",
+    "usage_estimated", "protocol", "thinking", "thinking_source",
 )
 """Row layout; money is stored in whole nano-USD so that every sum is exact. New columns go at the end."""
 
-ADDED_COLUMN_DEFAULTS: dict[str, Any] = {"usage_estimated": 0, "thinking": None, "thinking_source": None}
+ADDED_COLUMN_DEFAULTS: dict[str, Any] = {"usage_estimated": 0, "protocol": None, "thinking": None, "thinking_source": None}
 """Columns added since the first release and the value a row written before them has."""
 
 Row = tuple[Any, ...]
@@ -68,7 +68,7 @@ def row_from_outcome(outcome: AttemptOutcome, cost: AttemptCost, family: str | N
         usage.prompt_tokens if usage else 0, usage.cached_tokens if usage else 0,
         usage.completion_tokens if usage else 0, usage.reasoning_tokens if usage else 0,
         to_nano_usd(cost.managed_usd), to_nano_usd(cost.self_hosted_usd), outcome.ttft_ms, outcome.latency_ms,
-        int(usage.estimated) if usage else 0,
+        int(usage.estimated) if usage else 0, outcome.protocol,
         None if outcome.thinking is None else int(outcome.thinking), outcome.thinking_source,
     )
 
@@ -105,6 +105,9 @@ class UsageRecord(BaseModel):
     latency_ms: float
     usage_estimated: bool = Field(
         False, description="Token counts estimated by the gateway (a stream the client left before the upstream's usage arrived).")
+    protocol: str | None = Field(
+        None, description="The client's API: openai-chat, openai-completions, anthropic-messages or openai-responses "
+                          "(None for records written before it was recorded).")
     thinking: bool | None = Field(None, description="Thinking mode on (true), off (false) or not said (null) for this request.")
     thinking_source: Literal["header", "body", "model", "detected"] | None = Field(
         None, description="Which signal decided `thinking`: the header, a body parameter, the model alias, or the detector.")

@@ -1,5 +1,5 @@
-"""Spend report: the ledger summed by day, backend, key, route or thinking, with the "savings"
-against the cheapest managed provider for the same tokens.
+"""Spend report: the ledger summed by day, backend, key, route, client protocol or thinking, with
+the "savings" against the cheapest managed provider for the same tokens.
 
 `thinking` groups by which signal decided the thinking need and what it decided:
 `detected/on`, `detected/off`, `body/on`, `model/off`, ... and `(none)` for requests nothing
@@ -24,7 +24,7 @@ from planner.prices import ManagedPrice, managed_prices
 
 __all__ = ["SPEND_GROUPS", "SpendBy", "BaselineChoice", "SpendRow", "SpendReport", "spend_report"]
 
-SpendBy = Literal["day", "backend", "key", "route", "thinking"]
+SpendBy = Literal["day", "backend", "key", "route", "protocol", "thinking"]
 SPEND_GROUPS: tuple[str, ...] = SpendBy.__args__
 NANO_USD_PER_TOKEN_PER_USD_PER_MTOK = NANO_USD_PER_USD / 1_000_000  # 1 USD/Mtok = 1,000 nano-USD a token
 
@@ -33,6 +33,7 @@ _GROUP_SQL: dict[str, str] = {
     "backend": "backend",
     "key": "COALESCE(key_name, '(no key)')",
     "route": "COALESCE(route, '(no route)')",
+    "protocol": "COALESCE(protocol, '(not recorded)')",
     "thinking": "CASE WHEN thinking_source IS NULL THEN '(none)' ELSE thinking_source || '/' ||"
                 " CASE thinking WHEN 1 THEN 'on' WHEN 0 THEN 'off' ELSE '?' END END",
 }

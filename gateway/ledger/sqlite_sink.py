@@ -38,12 +38,14 @@ CREATE TABLE IF NOT EXISTS usage (
     error_kind TEXT, prompt_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
     cost_nano_usd INTEGER, self_hosted_cost_nano_usd INTEGER, ttft_ms REAL, latency_ms REAL NOT NULL,
-    usage_estimated INTEGER NOT NULL DEFAULT 0, thinking INTEGER, thinking_source TEXT,
+    usage_estimated INTEGER NOT NULL DEFAULT 0, protocol TEXT, thinking INTEGER, thinking_source TEXT,
     PRIMARY KEY (request_id, attempt)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS usage_started_at ON usage (started_at);
 """
-_ADDED_COLUMNS = (("usage_estimated", "INTEGER NOT NULL DEFAULT 0"), ("thinking", "INTEGER"), ("thinking_source", "TEXT"))
+_ADDED_COLUMNS = (
+    ("usage_estimated", "INTEGER NOT NULL DEFAULT 0"), ("protocol", "TEXT"), ("thinking", "INTEGER"), ("thinking_source", "TEXT"),
+)
 """Columns added since the first release: ledger files written before them get them on open."""
 _INSERT = f"INSERT OR IGNORE INTO usage ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM usage"

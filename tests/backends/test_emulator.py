@@ -64,7 +64,7 @@ def test_vllm_chunks_and_separate_usage_chunk(emulators):
 
 def test_deepseek_usage_has_cache_fields_and_reasoning_tokens_on_the_final_chunk(emulators):
     long_system = {"role": "system", "content": "Answer briefly. " * 60}
-    body = {"model": "deepseek-reasoner", "messages": [long_system, *HELLO], "max_tokens": 8, "stream": True}
+    body = {"model": "deepseek-v4-flash", "messages": [long_system, *HELLO], "max_tokens": 8, "stream": True}
     httpx.post(f"{emulators['deepseek'].v1}/chat/completions", json=body).raise_for_status()
     events = _stream_events(emulators["deepseek"], **body)
     final = events[-1]

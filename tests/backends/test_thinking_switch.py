@@ -71,6 +71,8 @@ def test_novita_gets_thinking_off_when_the_request_expressed_no_need():
     assert body["enable_thinking"] is False
 
 
-def test_deepseek_reasoner_model_switches_to_chat_for_thinking_off():
-    body = _backend("deepseek", model="deepseek-reasoner").build_body({"messages": []}, thinking=False, stream=False)
-    assert body["model"] == "deepseek-chat" and body["thinking"] == {"type": "disabled"}
+def test_deepseek_v4_thinks_by_default_so_a_request_without_a_need_gets_thinking_disabled():
+    body = _backend("deepseek", model="deepseek-v4-flash").build_body({"messages": []}, thinking=None, stream=False)
+    assert body["model"] == "deepseek-v4-flash" and body["thinking"] == {"type": "disabled"}
+    on = _backend("deepseek", model="deepseek-v4-flash").build_body({"messages": []}, thinking=True, stream=False)
+    assert on["thinking"] == {"type": "enabled"}

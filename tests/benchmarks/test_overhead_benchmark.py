@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("overhead") / "overhead.json"
-    paths = "direct,gateway,nginx" if find_nginx() else "direct,gateway"
+    paths = "direct,gateway,messages,responses,nginx" if find_nginx() else "direct,gateway,messages,responses"
     done = subprocess.run(
         [sys.executable, "benchmarks/overhead.py", "--requests", str(REQUESTS), "--duration-s", "5", "--rounds", "2", "--warmup", "4",
          "--paths", paths, "--json", str(out)],
@@ -75,6 +75,22 @@ def test_the_printed_table_names_the_upstream_and_every_path(report: dict) -> No
     assert "upstream: minimal zero-delay upstream" in stdout
     for path in report["paths"]:
         assert f"stream c32     {path}" in stdout
+
+
+def test_the_front_doors_are_compared_with_chat_completions(report: dict) -> None:
+    doors = [r for r in report["json"]["results"] if r["path"] in ("messages", "responses")]
+    assert len(doors) == 2 * len(SCENARIOS)
+    assert all(r["added_p50_over_chat_ms"] is not None and r["added_cpu_ms_per_request_over_chat"] is not None for r in doors)
+    assert all((r["added_first_chunk_p50_over_chat_ms"] is not None) == r["stream"] for r in doors)
+    assert "translation over /v1/chat/completions on the same gateway" in report["stdout"]
+    assert "  stream c1      responses  p50 " in report["stdout"]
+
+
+def test_the_translation_benchmark_prints_both_protocols() -> None:
+    done = subprocess.run([sys.executable, "benchmarks/translation.py", "--requests", "20"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "anthropic-messages" in done.stdout and "openai-responses" in done.stdout and " us (median of 5 runs of 20)" in done.stdout
 
 
 def test_a_bad_path_name_is_a_usage_error() -> None:

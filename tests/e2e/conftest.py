@@ -61,8 +61,8 @@ backends:
     type: deepseek
     base_url: {urls['deepseek']}
     api_key: sk-deepseek-e2e-secret
-    model: deepseek-chat
-    family: deepseek-v3.2
+    model: deepseek-v4-flash
+    family: deepseek-v4-flash
     thinking: true
     price: {{input_usd_per_mtok: 0.28, cached_input_usd_per_mtok: 0.028, output_usd_per_mtok: 0.42}}
     timeouts: {TIMEOUTS}

@@ -48,7 +48,7 @@ backends:
     type: deepseek
     base_url: {deepseek_url}
     api_key: sk-deepseek-provider-secret
-    model: deepseek-chat
+    model: deepseek-v4-flash
     family: deepseek-v3.2
     thinking: true
     price: {{input_usd_per_mtok: {DEEPSEEK_INPUT}, cached_input_usd_per_mtok: {DEEPSEEK_CACHE_HIT}, output_usd_per_mtok: {DEEPSEEK_OUTPUT}}}

@@ -59,7 +59,7 @@ def cluster_policy(emulator_url: str) -> str:
     upstream = f"""type: deepseek
     base_url: {emulator_url}
     api_key: sk-deepseek-provider-secret
-    model: deepseek-chat
+    model: deepseek-v4-flash
     family: deepseek-v3.2
     price: {{input_usd_per_mtok: 0.28, cached_input_usd_per_mtok: 0.028, output_usd_per_mtok: 0.42}}"""
     return f"""

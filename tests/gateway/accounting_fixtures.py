@@ -48,8 +48,9 @@ backends:
   deepseek:
     type: deepseek
     base_url: http://127.0.0.1:9/v1
-    model: deepseek-chat
+    model: deepseek-v4-flash  # priced as deepseek-chat was (V3.2, until 2026-04-24), which these tests' figures assume
     family: deepseek-v3.2
+    price: {input_usd_per_mtok: 0.28, cached_input_usd_per_mtok: 0.028, output_usd_per_mtok: 0.42}
   fireworks:
     type: fireworks
     base_url: http://127.0.0.1:9/v1

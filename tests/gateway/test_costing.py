@@ -7,13 +7,13 @@ from accounting_fixtures import FakeClock, accounting_policy
 
 from backends.usage import Usage
 from gateway.costing import CostBook, ThroughputMeter, to_nano_usd
-from planner.prices import managed_prices
 
 
 
 def test_deepseek_response_with_cache_hits_and_reasoning_matches_a_hand_computation():
-    deepseek = next(p for p in managed_prices("deepseek-v3.2") if p.provider == "deepseek")
-    assert (deepseek.input_usd_per_mtok, deepseek.cached_input_usd_per_mtok, deepseek.output_usd_per_mtok) == (0.28, 0.028, 0.42)
+    # the fixture's DeepSeek backend is priced as the DeepSeek API priced V3.2 (deepseek-chat, until 2026-04-24)
+    assert accounting_policy().backends["deepseek"].price.model_dump() == {
+        "input_usd_per_mtok": 0.28, "cached_input_usd_per_mtok": 0.028, "output_usd_per_mtok": 0.42}
     # 12,000 prompt tokens of which 10,000 hit the cache; 3,000 completion tokens of which 2,000 are reasoning.
     usage = Usage(prompt_tokens=12_000, cached_tokens=10_000, completion_tokens=3_000, reasoning_tokens=2_000)
     cost = CostBook(accounting_policy()).cost("deepseek", usage, latency_ms=900.0)

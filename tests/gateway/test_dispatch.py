@@ -23,7 +23,7 @@ backends:
   a: {type: vllm, base_url: "http://a.test/v1", model: model-a, family: deepseek-v3.2}
   b: {type: novita, base_url: "http://b.test/v1", model: model-b, family: deepseek-v3.2,
       price: {input_usd_per_mtok: 1.0, output_usd_per_mtok: 2.0}}
-  c: {type: deepseek, base_url: "http://c.test/v1", model: deepseek-chat, family: deepseek-v3.2}
+  c: {type: deepseek, base_url: "http://c.test/v1", model: deepseek-v4-flash, family: deepseek-v4-flash}
 models: {auto: {}}
 routes: [{name: default, use: [a, b, c]}]
 fallback: {on: [connect_error, server_error], max_attempts: 2}

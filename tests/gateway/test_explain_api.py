@@ -91,10 +91,10 @@ def test_explicit_signals_are_reported_with_their_source_and_no_score(gateway):
 
 def test_long_prompt_goes_only_where_it_fits(gateway):
     report = _explain(gateway, LONG).json()
-    assert report["route"] == "long-context" and report["chain"] == ["local-v32", "novita-v32"]
+    assert report["route"] == "long-context" and report["chain"] == ["local-v32", "novita-v32", "deepseek-api"]  # V4: 1M tokens
     assert (report["thinking"], report["thinking_source"]) == (False, "detected")  # long is not hard
     dropped = {c["backend"]: c["reason"] for c in report["candidates"] if not c["kept"]}
-    assert set(dropped) == {"deepseek-api", "fireworks-terminus"}
+    assert set(dropped) == {"fireworks-terminus"}
     assert all(reason.startswith("context window ") for reason in dropped.values())
     costs = {c["backend"]: c["expected_cost_usd"] for c in report["candidates"]}
     assert costs["local-v32"] == 0.0 and costs["novita-v32"] > 0
@@ -111,7 +111,7 @@ def test_explain_calls_no_backend(gateway, env):
     [
         ({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, 404, "model_not_found"),
         ({"model": "auto"}, 400, None),
-        ({"model": "auto", "messages": [{"role": "user", "content": "word " * 200_000}]}, 400, "context_length_exceeded"),
+        ({"model": "auto", "messages": [{"role": "user", "content": "word " * 800_000}]}, 400, "context_length_exceeded"),
     ],
 )
 def test_unroutable_bodies_get_an_openai_error(gateway, body, status, code):

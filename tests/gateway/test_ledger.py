@@ -85,7 +85,7 @@ def test_a_ledger_file_from_before_the_added_columns_gets_them_and_keeps_its_row
     db.close()
     ledger = SqliteLedger(path, create=False)
     [record] = ledger.records()
-    assert (record.request_id, record.completion_tokens, record.usage_estimated) == ("req_old", 5, False)
+    assert (record.request_id, record.completion_tokens, record.usage_estimated, record.protocol) == ("req_old", 5, False, None)
     assert (record.thinking, record.thinking_source) == (None, None)
     ledger.close()
 

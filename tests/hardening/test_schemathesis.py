@@ -31,6 +31,7 @@ OPERATIONS = (
     ("POST", "/v1/route/explain"),
     ("GET", "/v1/models"),
     ("GET", "/v1/models/{model}"),
+    ("GET", "/v1/responses/{response_id}"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),

@@ -40,14 +40,14 @@ def test_no_break_even_when_managed_stays_cheaper() -> None:
 
 
 def test_cost_curve_steps_up_one_replica_per_capacity_and_prices_managed_linearly() -> None:
-    deepseek = [p for p in managed_prices("deepseek-v3.2") if p.provider == "deepseek"]
-    curve = cost_curve(1000.0, 1e8, deepseek, input_share=0.75, max_tokens_per_day=4e8)
+    novita = [p for p in managed_prices("deepseek-v3.2") if p.provider == "novita"]
+    curve = cost_curve(1000.0, 1e8, novita, input_share=0.75, max_tokens_per_day=4e8)
     own = dict(zip(curve.self_hosted.tokens_per_day, curve.self_hosted.monthly_usd))
     assert own[1e8] == 1000.0 and own[2e8] == 2000.0 and own[4e8] == 4000.0
     assert min(own) == pytest.approx(1e6) and own[min(own)] == 1000.0
     api = dict(zip(curve.managed[0].tokens_per_day, curve.managed[0].monthly_usd))
-    # 4e8 tokens/day: 300 Mtok input x 0.28 + 100 Mtok output x 0.42 = 126 USD/day x 730/24.
-    assert api[4e8] == pytest.approx(126.0 * 730 / 24)
+    # 4e8 tokens/day: 300 Mtok input x 0.269 + 100 Mtok output x 0.40 = 120.7 USD/day x 730/24.
+    assert api[4e8] == pytest.approx(120.7 * 730 / 24)
 
 
 def test_cost_curve_rejects_a_replica_without_capacity() -> None:

@@ -25,20 +25,28 @@ def _by_provider(family: str, overrides: str | None = None) -> dict:
 
 
 def test_v32_prices_come_from_litellm_cost_map_per_provider() -> None:
-    # litellm 1.110.2 cost map: deepseek/deepseek-chat 2.8e-07 / 2.8e-08 / 4.2e-07 per token (matches
-    # api-docs.deepseek.com pricing), novita/deepseek/deepseek-v3.2 2.69e-07 / 1.345e-07 / 4e-07,
-    # fireworks_ai/.../deepseek-v3p2 5.6e-07 / - / 1.68e-06.
+    # litellm 1.110.2 cost map: novita/deepseek/deepseek-v3.2 2.69e-07 / 1.345e-07 / 4e-07,
+    # fireworks_ai/.../deepseek-v3p2 5.6e-07 / - / 1.68e-06. The DeepSeek API serves V4 only since 2026-04-24.
     prices = _by_provider("deepseek-v3.2")
-    assert set(prices) == {"deepseek", "fireworks", "novita"}
-    deepseek, novita, fireworks = prices["deepseek"], prices["novita"], prices["fireworks"]
-    assert (deepseek.input_usd_per_mtok, deepseek.cached_input_usd_per_mtok, deepseek.output_usd_per_mtok) == (0.28, 0.028, 0.42)
+    assert set(prices) == {"fireworks", "novita"}
+    novita, fireworks = prices["novita"], prices["fireworks"]
     assert (novita.input_usd_per_mtok, novita.cached_input_usd_per_mtok, novita.output_usd_per_mtok) == (0.269, 0.1345, 0.4)
     assert (fireworks.input_usd_per_mtok, fireworks.cached_input_usd_per_mtok, fireworks.output_usd_per_mtok) == (0.56, None, 1.68)
-    assert deepseek.model_id == "deepseek-chat"
     assert fireworks.model_id == "accounts/fireworks/models/deepseek-v3p2"
     assert novita.model_id == "deepseek/deepseek-v3.2"
     assert novita.context_window == 163840
-    assert deepseek.deprecation_date == "2026-07-24"
+
+
+def test_the_deepseek_api_is_priced_only_under_its_v4_families() -> None:
+    # litellm 1.110.2: deepseek/deepseek-v4-flash 3e-07 / 6e-09 / 1.2e-06 per token, 1M input tokens
+    deepseek = _by_provider("deepseek-v4-flash")["deepseek"]
+    assert (deepseek.model_id, deepseek.input_usd_per_mtok, deepseek.cached_input_usd_per_mtok, deepseek.output_usd_per_mtok) == (
+        "deepseek-v4-flash", 0.3, 0.006, 1.2)
+    assert deepseek.context_window == 1_000_000 and deepseek.deprecation_date is None
+    assert set(_by_provider("deepseek-v4-flash")) == {"deepseek", "fireworks", "novita"}
+    assert set(_by_provider("deepseek-v4-pro")) == {"deepseek"}
+    offered = {(p.provider, p.model_id) for family in managed_families() for p in managed_prices(family)}
+    assert not {("deepseek", "deepseek-chat"), ("deepseek", "deepseek-reasoner")} & offered  # retired 2026-07-24
 
 
 def test_every_price_names_litellm_version_file_and_key() -> None:
@@ -47,7 +55,7 @@ def test_every_price_names_litellm_version_file_and_key() -> None:
     assert price.source == (
         "litellm 1.110.2 model_prices_and_context_window_backup.json key novita/deepseek/deepseek-v3.2"
     )
-    assert "upstream: https://api-docs.deepseek.com/quick_start/pricing" in _by_provider("deepseek-v3.2")["deepseek"].source
+    assert "upstream: https://api-docs.deepseek.com/quick_start/pricing" in _by_provider("deepseek-v4-flash")["deepseek"].source
 
 
 def test_every_row_of_the_provider_table_resolves_in_the_cost_map() -> None:
@@ -147,10 +155,10 @@ def test_missing_override_file_is_one_line_error(tmp_path) -> None:
 
 
 def test_monthly_cost_bills_cache_hits_at_the_cache_price() -> None:
-    deepseek = _by_provider("deepseek-v3.2")["deepseek"]
-    # 1,000 Mtok input/day, half cache hits: 500 x 0.28 + 500 x 0.028 = 154; 100 Mtok output x 0.42 = 42.
-    assert daily_cost_usd(deepseek, 1e9, 1e8, cache_hit_rate=0.5) == pytest.approx(196.0)
-    assert monthly_cost_usd(deepseek, 1e9, 1e8, cache_hit_rate=0.5) == pytest.approx(196.0 * 730 / 24)
+    deepseek = _by_provider("deepseek-v4-flash")["deepseek"]
+    # 1,000 Mtok input/day, half cache hits: 500 x 0.30 + 500 x 0.006 = 153; 100 Mtok output x 1.20 = 120.
+    assert daily_cost_usd(deepseek, 1e9, 1e8, cache_hit_rate=0.5) == pytest.approx(273.0)
+    assert monthly_cost_usd(deepseek, 1e9, 1e8, cache_hit_rate=0.5) == pytest.approx(273.0 * 730 / 24)
     assert DAYS_PER_MONTH == pytest.approx(30.4167, abs=1e-4)
 
 

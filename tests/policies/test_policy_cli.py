@@ -33,7 +33,7 @@ def test_check_passes_every_shipped_policy_with_keys_set():
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     assert len(lines) == len(SHIPPED) == 5
-    assert f"{ROOT / 'policies' / 'demo.yaml'}: OK (3 backends, 4 models, 3 routes: reasoning, long-context, default)" in lines
+    assert f"{ROOT / 'policies' / 'demo.yaml'}: OK (3 backends, 7 models, 3 routes: reasoning, long-context, default)" in lines
 
 
 def test_check_reports_unset_keys_by_name_with_exit_1():
@@ -164,7 +164,7 @@ def test_check_of_several_files_reports_each_and_fails_if_any_fails(tmp_path):
     bad.write_text("version: 1\n", encoding="utf-8")
     result = _gateway("check", "policies/demo.yaml", str(bad))
     assert result.returncode == 1
-    assert result.stdout == "policies/demo.yaml: OK (3 backends, 4 models, 3 routes: reasoning, long-context, default)\n"
+    assert result.stdout == "policies/demo.yaml: OK (3 backends, 7 models, 3 routes: reasoning, long-context, default)\n"
     assert result.stderr.splitlines() == [
         f"{bad}:1:1: (top level): missing required field 'backends'",
         f"{bad}:1:1: (top level): missing required field 'models'",

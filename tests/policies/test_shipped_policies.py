@@ -52,10 +52,9 @@ def test_default_sends_thinking_to_terminus_first():
 def test_default_sends_a_150k_prompt_only_where_it_fits():
     decision = decide(_load("default.yaml"), RequestFeatures(model="auto", input_tokens=150_000, max_tokens=4000), {})
     assert decision.route == "long-context"
-    assert decision.chain == ["local-v32", "novita-v32"]
+    assert decision.chain == ["local-v32", "novita-v32", "deepseek-api"]  # DeepSeek-V4-Flash holds 1M tokens
     dropped = {v.backend: v.reason for v in decision.candidates if not v.kept}
     assert dropped == {
-        "deepseek-api": "context window 131072 < 154000 tokens needed (input ~150000 + max_tokens 4000)",
         "fireworks-terminus": "context window 128000 < 154000 tokens needed (input ~150000 + max_tokens 4000)",
     }
 
