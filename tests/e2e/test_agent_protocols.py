@@ -105,8 +105,8 @@ def oai(gateway) -> openai.OpenAI:
 
 
 def _records(gateway, request_id: str) -> list[dict]:
-    usage = httpx.get(f"{gateway.url}/admin/usage", headers={"authorization": f"Bearer {ADMIN_KEY}"}).json()["records"]
-    return [r for r in usage if r["request_id"] == request_id]
+    usage = httpx.get(f"{gateway.url}/admin/usage", headers={"authorization": f"Bearer {ADMIN_KEY}"}).json()["data"]
+    return sorted((r for r in usage if r["request_id"] == request_id), key=lambda r: r["attempt"])
 
 
 def _upstream(emulators, name: str) -> list[dict]:
