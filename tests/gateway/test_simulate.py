@@ -216,3 +216,15 @@ def test_plot_draws_cost_and_p95_ttft_over_time(tmp_path):
     assert report.policies[0].timeline[-1].cost_usd == pytest.approx(report.policies[0].cost_usd.total, rel=1e-6)
     render_simulation_plot(report, str(tmp_path / "sim.png"))
     assert (tmp_path / "sim.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("input_tokens", [8, 100, 4097])
+def test_replayed_prompts_are_as_long_as_the_trace_says_by_the_emulators_count(input_tokens):
+    from backends.emulator.answer import estimate_tokens, prompt_text
+    from gateway.simulate.replay import request_body
+
+    record = TraceRecord(t=0, input_tokens=input_tokens, output_tokens=33, stream=True, thinking=False)
+    body = request_body(record, 0, default_model="auto")
+    assert estimate_tokens(prompt_text(body)) + 4 * len(body["messages"]) + 3 == input_tokens
+    assert (body["max_tokens"], body["stream"], body["reasoning_effort"]) == (33, True, "none")
+    assert request_body(record, 1, default_model="auto")["messages"] != body["messages"]  # no accidental cache hits
