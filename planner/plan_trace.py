@@ -6,7 +6,8 @@
    price) whose default latency (planner.simulate.managed) meets the SLOs; the cheapest of all when
    none does.
 3. For each candidate and 0..N replicas (N covers the trace's peak minute), the trace is replayed
-   (planner.simulate.mix): replicas run at most their SLO batch (plus `max_waiting`), the rest spills.
+   (planner.simulate.mix): a replica takes at most its SLO batch in flight, and spills once
+   `max_waiting` requests queue in its engine; the rest goes to the managed provider.
 4. Each row costs replicas x GPUs x USD/GPU-hour x 730 h a month, plus the spilled tokens' bill
    scaled from the trace's span to a 730-hour month. SLO attainment is the share of requests whose
    TTFT meets `--ttft-p95-ms`; a row meets the SLOs when that share reaches `slo_attainment` (0.95:
@@ -54,7 +55,7 @@ class TracePlanRequest(BaseModel):
     gpu_hourly_usd: dict[str, float] = Field(default_factory=dict)
     candidates: int = Field(3, ge=1)
     max_replicas: int = Field(16, ge=1)
-    max_waiting: int = Field(0, ge=0)
+    max_waiting: int = Field(4, ge=1)
     slo_attainment: float = Field(0.95, gt=0, le=1)
 
 
@@ -193,10 +194,8 @@ def plan_for_trace(spec: ModelSpec, trace: Trace, req: TracePlanRequest, prices:
     rows: list[MixRow] = []
 
     def add(candidate: PlanCandidate | None, replicas: int, timing=None) -> None:
-        room = 0
-        if candidate is not None:
-            room = candidate.batch_per_dp_rank * candidate.deployment.dp + req.max_waiting
-        outcome = simulate_mix(trace, timing, replicas, room, latency, price)
+        in_flight = candidate.batch_per_dp_rank * candidate.deployment.dp if candidate is not None else 0
+        outcome = simulate_mix(trace, timing, replicas, in_flight, req.max_waiting, latency, price)
         gpu_monthly = replicas * candidate.deployment.gpus * candidate.gpu_hourly_usd * HOURS_PER_MONTH if candidate else 0.0
         managed_monthly = outcome.managed_usd * scale
         attainment = _attainment(outcome.ttft_s, req)

@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     policy.add_argument("--engine", choices=("vllm", "sglang"), default="vllm", help="engine of the replicas")
     policy.add_argument("--replicas", type=int, default=1, help="self-hosted replicas (default 1)")
     policy.add_argument("--max-num-seqs", type=int, help="running sequences per DP rank (the SLO batch)")
-    policy.add_argument("--max-waiting", type=int, default=0, help="requests a replica may queue before spilling")
+    policy.add_argument("--max-waiting", type=int, default=4, help="a replica spills once this many requests queue (default 4)")
     policy.add_argument("--managed", default="novita", help="managed providers to spill to, comma-separated")
     policy.add_argument("--ttft-p95-ms", type=float, help="the route's SLO")
     policy.add_argument("--gpu-hourly-usd", type=float, help="USD per GPU-hour (default: the catalog's price)")
@@ -114,8 +114,8 @@ def _run_policy(args: argparse.Namespace) -> int:
     from planner.estimate import EstimateRequest, run_estimate
     from planner.prices import managed_prices
 
-    if args.replicas < 1 or (args.max_num_seqs is not None and args.max_num_seqs < 1) or args.max_waiting < 0:
-        raise PlannerInputError("--replicas and --max-num-seqs must be at least 1, --max-waiting at least 0")
+    if args.replicas < 1 or (args.max_num_seqs is not None and args.max_num_seqs < 1) or args.max_waiting < 1:
+        raise PlannerInputError("--replicas, --max-num-seqs and --max-waiting must be at least 1")
     report = run_estimate(EstimateRequest(
         model=args.model, gpu=args.gpu, gpus=args.gpus, tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep,
         dp_attention=args.dp_attention, weights=args.weights, kv_dtype=args.kv_dtype, max_model_len=args.max_model_len,

@@ -47,8 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--candidates", type=int, default=3,
                         help="with --trace: deployments (cheapest at steady state) to simulate (default 3)")
     parser.add_argument("--max-replicas", type=int, default=16, help="with --trace: most replicas tried (default 16)")
-    parser.add_argument("--max-waiting", type=int, default=0,
-                        help="with --trace: requests a replica may queue beyond its SLO batch before spilling (default 0)")
+    parser.add_argument("--max-waiting", type=int, default=4,
+                        help="with --trace: a replica spills once this many requests wait in its queue (default 4)")
     parser.add_argument("--slo-attainment", type=float, default=0.95,
                         help="with --trace: share of requests that must meet the SLOs (default 0.95)")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -78,8 +78,8 @@ def _check(args: argparse.Namespace) -> None:
     from planner.errors import PlannerInputError
     from planner.estimate import MAX_SEQUENCE_TOKENS
 
-    if args.candidates < 1 or args.max_replicas < 1 or args.max_waiting < 0:
-        raise PlannerInputError("--candidates and --max-replicas must be at least 1, --max-waiting at least 0")
+    if args.candidates < 1 or args.max_replicas < 1 or args.max_waiting < 1:
+        raise PlannerInputError("--candidates, --max-replicas and --max-waiting must be at least 1")
     if not 0 < args.slo_attainment <= 1:
         raise PlannerInputError(f"--slo-attainment must be in (0, 1], got {args.slo_attainment}")
     for flag, value in (("--input-len", args.input_len), ("--output-len", args.output_len)):

@@ -37,16 +37,16 @@ def render_policy(*, family: str, model_hf_id: str, deployment: Deployment, engi
     d = deployment
     layout = (f"tp: {d.tp}, pp: {d.pp}, dp: {d.dp}, ep: {d.ep}" + (", dp_attention: true" if d.dp_attention else ""))
     seqs = f", max_num_seqs: {max_num_seqs}" if max_num_seqs else ""
-    if max_num_seqs:
-        limits = f"{{max_in_flight: {max_num_seqs * d.dp + max_waiting}}}   # its SLO batch + {max_waiting} queued, then spill"
+    if max_num_seqs:  # its SLO batch open, or a queue forming: spill (planner.simulate.mix's rule)
+        limits = f"{{max_in_flight: {max_num_seqs * d.dp}, max_waiting: {max_waiting}, max_kv_usage: 0.95}}"
     else:
-        limits = f"{{max_waiting: {max(1, max_waiting)}, max_kv_usage: 0.90}}"
+        limits = f"{{max_waiting: {max_waiting}, max_kv_usage: 0.95}}"
     names = [f"local-{i}" for i in range(1, replicas + 1)]
     lines = [
         f"# Written by `planner emit policy`: {replicas} replica(s) of {d.gpus} x {d.gpu} {d.layout} {d.weights_dtype} "
         f"({engine}) serving {family}, spilling to {', '.join(p.provider for p in managed) or 'nothing'}.",
         "# Replicas cost nothing per token, so prefer: cost fills them first, in order; a replica at its",
-        "# max_in_flight is saturated and the request moves on, past the last replica to the managed API.",
+        "# max_in_flight or max_waiting is saturated and the request moves on, past the last one to the managed API.",
         "# Set each replica's address (LOCAL_1_BASE_URL, ...) and each provider's key before serving;",
         "# `gateway simulate --config THIS --trace FILE` replays traffic through it first.",
         "version: 1",

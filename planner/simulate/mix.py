@@ -1,9 +1,11 @@
 """A self-hosted/managed mix over a trace: N replicas of one deployment, the rest to one managed API.
 
-The routing rule of `planner plan --trace` (the planner cannot run a policy): a request goes to the
-replica with the fewest requests in flight, unless every replica already has `room_per_replica` in
-flight (its SLO-sized batch plus any queue allowed); then it spills to the managed provider, whose
-latency is fixed (planner.simulate.managed). Replicas are timed by planner.simulate.replica.
+The routing rule of `planner plan --trace` (the planner cannot run a policy), the one its emitted
+policy's `limits` express: a request goes to the replica with the fewest requests in flight unless
+that replica is saturated, with `max_in_flight` requests open (its SLO-sized batch) or `max_waiting`
+in its engine's queue (a burst the prefill budget cannot absorb); then it spills to the managed
+provider, whose latency is fixed (planner.simulate.managed). Replicas are timed by
+planner.simulate.replica; the router sees their queue as it is (a scrape with no delay).
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ class MixOutcome:
 
 
 class _Fleet:
-    def __init__(self, timing: ReplicaTiming | None, replicas: int, room: int, latency: ManagedLatency,
-                 price: ManagedPrice, trace: Trace) -> None:
+    def __init__(self, timing: ReplicaTiming | None, replicas: int, max_in_flight: int, max_waiting: int,
+                 latency: ManagedLatency, price: ManagedPrice, trace: Trace) -> None:
         self.loop = EventLoop()
         self.replicas = [ReplicaSim(timing, self, self.loop.schedule) for _ in range(replicas)] if timing else []
         self.in_flight = [0] * len(self.replicas)
-        self.room, self.latency, self.price, self.trace = room, latency, price, trace
+        self.max_in_flight, self.max_waiting = max_in_flight, max_waiting
+        self.latency, self.price, self.trace = latency, price, trace
         n = len(trace.records)
         self.ttft_s: list[float] = [0.0] * n
         self.tpot_s: list[float | None] = [None] * n
@@ -52,11 +55,12 @@ class _Fleet:
         output = max(1, record.output_tokens)
         if self.replicas:
             chosen = min(range(len(self.replicas)), key=self.in_flight.__getitem__)
-            if self.in_flight[chosen] < self.room:
+            replica = self.replicas[chosen]
+            if self.in_flight[chosen] < self.max_in_flight and replica.load(self.loop.now).waiting < self.max_waiting:
                 self.in_flight[chosen] += 1
                 self.local += 1
                 request = ReplicaRequest(record.prompt_tokens, output, record.cached_tokens, tag=(index, chosen, record.t))
-                self.replicas[chosen].submit(request, self.loop.now)
+                replica.submit(request, self.loop.now)
                 return
         ttft, total = self.latency.durations_s(output)
         self.ttft_s[index] = ttft
@@ -98,10 +102,10 @@ class _Fleet:
         self._spill(record.prompt_tokens, record.cached_tokens, output)
 
 
-def simulate_mix(trace: Trace, timing: ReplicaTiming | None, replicas: int, room_per_replica: int,
+def simulate_mix(trace: Trace, timing: ReplicaTiming | None, replicas: int, max_in_flight: int, max_waiting: int,
                  latency: ManagedLatency, price: ManagedPrice) -> MixOutcome:
     """Replay `trace` on `replicas` replicas (0: everything managed) spilling to `price`'s provider."""
-    fleet = _Fleet(timing if replicas else None, replicas, room_per_replica, latency, price, trace)
+    fleet = _Fleet(timing if replicas else None, replicas, max_in_flight, max_waiting, latency, price, trace)
     if trace.records:
         fleet.loop.schedule(trace.records[0].t, fleet.arrive, 0)
     fleet.loop.run()

@@ -29,7 +29,7 @@ def test_rows_cover_zero_to_enough_replicas_and_the_cheapest_meeting_mix_is_mark
     rows = cheap_gpus.rows
     assert rows[0].replicas == 0 and rows[0].deployment is None and rows[0].self_hosted_share == 0.0
     assert [row.replicas for row in rows[1:]] == list(range(1, len(rows)))
-    assert rows[-1].self_hosted_share == 1.0  # the last row covers the peak
+    assert rows[-1].self_hosted_share > 0.99  # the last row covers the peak (bar a queue in a burst)
     shares = [row.self_hosted_share for row in rows]
     assert shares == sorted(shares)
     assert [row.cheapest for row in rows].count(True) == 1 and rows[cheap_gpus.best].cheapest
