@@ -57,6 +57,7 @@ class TracePlanRequest(BaseModel):
     max_replicas: int = Field(16, ge=1)
     max_waiting: int = Field(4, ge=1)
     slo_attainment: float = Field(0.95, gt=0, le=1)
+    prices_path: str | None = Field(None, description="Only passed on to the `planner emit policy` line.")
 
 
 class MixRow(BaseModel):
@@ -171,6 +172,8 @@ def emit_command(spec: ModelSpec, row: MixRow, provider: str, req: TracePlanRequ
              f"--max-waiting {req.max_waiting} --managed {provider} --gpu-hourly-usd {row.gpu_hourly_usd:g}"]
     if req.ttft_p95_ms is not None:
         parts.append(f"--ttft-p95-ms {req.ttft_p95_ms:g}")
+    if req.prices_path is not None:
+        parts.append(f"--prices {req.prices_path}")
     return " ".join(parts)
 
 

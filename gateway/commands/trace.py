@@ -95,7 +95,13 @@ def run_generate(args: argparse.Namespace) -> int:
             raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
         sys.stderr.write(f"wrote {count:,} requests over {trace.span_s:,.0f} s to {args.out}\n")
     else:
-        write_jsonl(trace.records, sys.stdout)
+        try:
+            write_jsonl(trace.records, sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `... | head`: the reader has what it wanted
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -118,8 +118,13 @@ def _rows(report: PolicyReport) -> list[tuple[str, str]]:
 def _backend_cell(b: BackendReport | None) -> str:
     if b is None or (b.requests == 0 and b.attempts == 0):
         return "-"
-    failed = f", {b.failed_attempts:,} failed" if b.failed_attempts else ""
-    return f"{b.requests:,} req{failed}, {b.cost_usd:,.2f} USD"
+    failed = f" ({b.failed_attempts:,} failed attempts)" if b.failed_attempts else ""
+    tokens = f"{_mega(b.input_tokens)} in / {_mega(b.output_tokens)} out"
+    return f"{b.requests:,} req{failed}, {tokens}, {b.cost_usd:,.2f} USD"
+
+
+def _mega(tokens: int) -> str:
+    return f"{tokens / 1e6:.1f}M" if tokens >= 100_000 else f"{tokens / 1e3:.0f}k"
 
 
 def render_side_by_side(report: SimulationReport) -> str:

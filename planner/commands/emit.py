@@ -55,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     policy.add_argument("--managed", default="novita", help="managed providers to spill to, comma-separated")
     policy.add_argument("--ttft-p95-ms", type=float, help="the route's SLO")
     policy.add_argument("--gpu-hourly-usd", type=float, help="USD per GPU-hour (default: the catalog's price)")
+    policy.add_argument("--prices", dest="prices_path", metavar="FILE",
+                        help="YAML file of managed prices (as planner plan's); written into the policy as price:")
     parser.set_defaults(func=run)
 
 
@@ -124,7 +126,7 @@ def _run_policy(args: argparse.Namespace) -> int:
     ))
     if not report.memory.fits:
         raise PlannerInputError(f"nothing to plan: {report.memory.reason}")
-    prices = {price.provider: price for price in managed_prices(args.model)}
+    prices = {price.provider: price for price in managed_prices(args.model, args.prices_path)}
     wanted = [name.strip() for name in args.managed.split(",") if name.strip()]
     missing = [name for name in wanted if name not in prices]
     if missing:
@@ -134,7 +136,7 @@ def _run_policy(args: argparse.Namespace) -> int:
         family=args.model, model_hf_id=args.hf_model or _hf_id(model_source(args.model).get("url", ""), args.model),
         deployment=report.deployment, engine=args.engine, replicas=args.replicas, max_num_seqs=args.max_num_seqs,
         max_waiting=args.max_waiting, managed=[prices[name] for name in wanted], gpu_hourly_usd=hourly,
-        ttft_p95_ms=args.ttft_p95_ms,
+        ttft_p95_ms=args.ttft_p95_ms, explicit_prices=args.prices_path is not None,
     ))
     return 0
 

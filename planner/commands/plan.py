@@ -143,7 +143,7 @@ def _run_trace(args: argparse.Namespace, spec, names: tuple[str, ...]) -> int:
         engines=tuple(args.engines), kv_dtype=args.kv_dtype, max_model_len=args.max_model_len,
         gpu_memory_utilization=args.gpu_memory_utilization, gpu_hourly_usd=_hourly(args, names),
         candidates=args.candidates, max_replicas=args.max_replicas, max_waiting=args.max_waiting,
-        slo_attainment=args.slo_attainment,
+        slo_attainment=args.slo_attainment, prices_path=args.prices_path,
     )
     result = plan_for_trace(spec, trace, request, managed_prices(spec.name, args.prices_path))
     sys.stdout.write(result.model_dump_json(indent=2) + "\n" if args.json else render_trace_plan(result, request))

@@ -27,8 +27,12 @@ def _env_name(provider: str) -> str:
 
 def render_policy(*, family: str, model_hf_id: str, deployment: Deployment, engine: str, replicas: int,
                   max_num_seqs: int | None, max_waiting: int, managed: list[ManagedPrice], gpu_hourly_usd: float,
-                  ttft_p95_ms: float | None = None) -> str:
-    """The policy YAML for `replicas` x `deployment` spilling to `managed` (cheapest first)."""
+                  ttft_p95_ms: float | None = None, explicit_prices: bool = False) -> str:
+    """The policy YAML for `replicas` x `deployment` spilling to `managed` (cheapest first).
+
+    With `explicit_prices` (prices from a `--prices` file) each managed backend gets a `price:`; otherwise
+    the gateway prices it from litellm's cost map, as the planner did.
+    """
     if engine not in ("vllm", "sglang"):
         raise PlannerInputError(f"--engine {engine}: a policy backend is vllm or sglang")
     unknown = [price.provider for price in managed if price.provider not in MANAGED_BACKEND_TYPES]
@@ -70,10 +74,15 @@ def render_policy(*, family: str, model_hf_id: str, deployment: Deployment, engi
             f"  {price.provider}:",
             f"    type: {price.provider}",
             f"    api_key: ${{{_env_name(price.provider)}}}",
-            f"    model: {price.model_id}   # priced from litellm's cost map: {price.input_usd_per_mtok:g} in / "
-            f"{price.output_usd_per_mtok:g} out USD/Mtok",
+            f"    model: {price.model_id}" + ("" if explicit_prices else f"   # priced from litellm's cost map: "
+                                             f"{price.input_usd_per_mtok:g} in / {price.output_usd_per_mtok:g} out USD/Mtok"),
             f"    family: {family}",
         ]
+        if explicit_prices:
+            cached = ("" if price.cached_input_usd_per_mtok is None
+                      else f", cached_input_usd_per_mtok: {price.cached_input_usd_per_mtok:g}")
+            lines.append(f"    price: {{input_usd_per_mtok: {price.input_usd_per_mtok:g}{cached}, "
+                         f"output_usd_per_mtok: {price.output_usd_per_mtok:g}}}   # {price.source}")
     lines += [
         "",
         "models:",

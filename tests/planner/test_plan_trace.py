@@ -126,3 +126,19 @@ def test_planning_for_a_trace_never_imports_the_gateway_policies_or_heavy_packag
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_emit_policy_with_a_prices_file_writes_those_prices_into_the_policy(tmp_path):
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("prices:\n  - {provider: novita, family: deepseek-v3.2, input_usd_per_mtok: 0.5, "
+                      "output_usd_per_mtok: 1.5, source: negotiated 2026-12}\n")
+    done = _planner("emit", "policy", "--gpu", "h200", "--gpus", "8", "--tp", "8", "--replicas", "2",
+                    "--max-num-seqs", "64", "--managed", "novita", "--prices", str(prices))
+    assert done.returncode == 0, done.stderr
+    from policies.loader import parse_policy_text
+
+    policy = parse_policy_text(done.stdout, "emitted.yaml", env={"NOVITA_API_KEY": "k"})
+    novita = policy.backends["novita"]
+    assert (novita.price.input_usd_per_mtok, novita.price.output_usd_per_mtok) == (0.5, 1.5)
+    assert policy.backends["local-2"].limits.max_in_flight == 64 and policy.backends["local-2"].limits.max_waiting == 4
+    assert _planner("emit", "policy", "--managed", "nobody").returncode == 2
