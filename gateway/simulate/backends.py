@@ -6,6 +6,10 @@
 - Managed backends answer after `simulate.ttft_ms` + (output - 1) x `simulate.tpot_ms` (defaults per
   provider type: planner.simulate.managed), whatever the load; `limits.max_in_flight` still caps
   them through the engine's saturation filter, as when serving.
+- `type: emulator` backends are timed as `gateway emulate` times them: their `emulator:` TTFT and
+  TPOT (defaults 20 and 5 ms), a self-hosted profile with at most `max_concurrency` running and the
+  rest queued, its /metrics showing that queue and running / max_concurrency as KV usage (so
+  `gateway simulate --config policies/demo.yaml` replays what the demo does).
 - `--fail BACKEND:RATE[:KIND]` fails that share of attempts (seeded) with `server_error` (HTTP 500,
   answered after FAILED_ATTEMPT_S), `rate_limited` (429, as fast) or `timeout` (after the backend's
   `timeouts.first_token_s`), so fallback and the circuit breaker show.
@@ -17,21 +21,23 @@ and leaves the replica's queue or batch.
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
 from planner.simulate.events import EventLoop
 from planner.simulate.managed import ManagedLatency, default_latency
-from planner.simulate.replica import ReplicaRequest, ReplicaSim
+from planner.simulate.replica import ReplicaLoad, ReplicaRequest, ReplicaSim
 from planner.simulate.step_model import ReplicaTiming
 from policies.schema import BackendSpec
 
-__all__ = ["SimAttempt", "AttemptSink", "FailureSpec", "SelfHostedBackend", "ManagedBackend", "FAILED_ATTEMPT_S",
-           "FAILURE_KINDS", "managed_latency"]
+__all__ = ["SimAttempt", "AttemptSink", "FailureSpec", "SelfHostedBackend", "ManagedBackend", "EmulatedBackend",
+           "FAILED_ATTEMPT_S", "FAILURE_KINDS", "managed_latency", "EMULATOR_DEFAULT_TTFT_MS", "EMULATOR_DEFAULT_TPOT_MS"]
 
 FAILED_ATTEMPT_S = 0.05
 """How long an injected 500 or 429 takes to come back: a fast error, before any token."""
 FAILURE_KINDS: dict[str, int] = {"server_error": 500, "rate_limited": 429, "timeout": 504}
+EMULATOR_DEFAULT_TTFT_MS, EMULATOR_DEFAULT_TPOT_MS = 20.0, 5.0  # backends/emulator/app.py EmulatorConfig defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +75,16 @@ class AttemptSink(Protocol):
     def attempt_ended(self, attempt: SimAttempt, at_s: float, ok: bool, error_kind: str | None, status: int) -> None: ...
 
 
+def _emulator_latency(spec: BackendSpec) -> ManagedLatency:
+    timing = spec.emulator
+    ttft_ms = timing.ttft_ms if timing and timing.ttft_ms is not None else EMULATOR_DEFAULT_TTFT_MS
+    tpot_ms = timing.tpot_ms if timing and timing.tpot_ms is not None else EMULATOR_DEFAULT_TPOT_MS
+    return ManagedLatency(ttft_ms / 1000, tpot_ms / 1000, "policy emulator:")
+
+
 def managed_latency(spec: BackendSpec) -> ManagedLatency:
-    """The backend's `simulate:` figures, each falling back to its provider type's default."""
-    default = default_latency(spec.provider_type)
+    """The backend's `simulate:` figures, each falling back to an emulator's own timing or its provider type's default."""
+    default = _emulator_latency(spec) if spec.type == "emulator" else default_latency(spec.provider_type)
     given = spec.simulate
     if given is None or (given.ttft_ms is None and given.tpot_ms is None):
         return default
@@ -125,6 +138,9 @@ class SelfHostedBackend(_Backend):
         self.timing = timing
         self.replica = ReplicaSim(timing, self, loop.schedule)
 
+    def load(self, now_s: float) -> ReplicaLoad:
+        return self.replica.load(now_s)
+
     def start(self, attempt: SimAttempt) -> None:
         if self._injected_failure(attempt):
             return
@@ -176,4 +192,65 @@ class ManagedBackend(_Backend):
         self._end(attempt, True, None, 200)
 
     def _timed_out(self, attempt: SimAttempt) -> None:
+        self._end(attempt, False, "timeout", FAILURE_KINDS["timeout"])
+
+
+class EmulatedBackend(_Backend):
+    """A self-hosted `type: emulator` backend: fixed TTFT/TPOT, at most `max_concurrency` running, FIFO queue."""
+
+    self_hosted = True
+
+    def __init__(self, name: str, spec: BackendSpec, loop: EventLoop, sink: AttemptSink, failure: FailureSpec | None,
+                 rng: random.Random) -> None:
+        super().__init__(name, spec, loop, sink, failure, rng)
+        self.latency = _emulator_latency(spec)
+        self.slots = spec.emulator.max_concurrency if spec.emulator and spec.emulator.max_concurrency else None
+        self.running = 0
+        self.queue: deque[SimAttempt] = deque()
+
+    def load(self, now_s: float) -> ReplicaLoad:
+        capacity = self.slots or 256  # as backends/emulator/load.py reports KV usage
+        return ReplicaLoad(len(self.queue), self.running, min(1.0, self.running / capacity))
+
+    def start(self, attempt: SimAttempt) -> None:
+        if self._injected_failure(attempt):
+            return
+        if self.slots is not None and self.running >= self.slots:
+            self.queue.append(attempt)
+        else:
+            self._run(attempt)
+        limit = self.first_token_limit_s if attempt.stream else self.total_limit_s
+        self.loop.schedule(attempt.started_s + limit, self._deadline, attempt)
+
+    def _run(self, attempt: SimAttempt) -> None:
+        self.running += 1
+        ttft_s, total_s = self.latency.durations_s(attempt.output_tokens)
+        now = self.loop.now
+        attempt.first_token_s = now + ttft_s
+        self.loop.schedule(now + total_s, self._done, attempt)
+
+    def _free_slot(self) -> None:
+        self.running -= 1
+        while self.queue:
+            waiting = self.queue.popleft()
+            if not waiting.ended:
+                self._run(waiting)
+                return
+
+    def _done(self, attempt: SimAttempt) -> None:
+        if attempt.ended:  # timed out while running; its slot was freed then
+            return
+        self._free_slot()
+        self._end(attempt, True, None, 200)
+
+    def _deadline(self, attempt: SimAttempt) -> None:
+        if attempt.ended or (attempt.stream and attempt.first_token_s is not None and attempt.first_token_s <= self.loop.now):
+            return
+        if attempt.first_token_s is not None:  # running: give its slot back
+            self._free_slot()
+        else:
+            try:
+                self.queue.remove(attempt)
+            except ValueError:
+                pass
         self._end(attempt, False, "timeout", FAILURE_KINDS["timeout"])

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from backends.usage import Usage
 from gateway.outcomes import AttemptOutcome
-from gateway.simulate.backends import FailureSpec, ManagedBackend, SelfHostedBackend, SimAttempt
+from gateway.simulate.backends import EmulatedBackend, FailureSpec, ManagedBackend, SelfHostedBackend, SimAttempt
 from gateway.simulate.report import BackendReport, CostSplit, PolicyReport, TimelinePoint
 from gateway.simulate.serving import ServingLogic
 from planner.errors import PlannerInputError
@@ -105,11 +105,15 @@ class _Run:
         if unknown:
             raise SimulationInputError(f"--fail names {', '.join(unknown)}, not a backend of {config} "
                                        f"(backends: {', '.join(policy.backends)})")
-        self.backends: dict[str, SelfHostedBackend | ManagedBackend] = {}
+        self.backends: dict[str, SelfHostedBackend | ManagedBackend | EmulatedBackend] = {}
         self.gpu_usd_per_s: dict[str, float] = {}
         for name, spec in policy.backends.items():
             failure = options.failures.get(name)
-            if spec.self_hosted:
+            if spec.self_hosted and spec.type == "emulator" and spec.deployment is None:
+                self.backends[name] = EmulatedBackend(name, spec, loop, self, failure, rng)
+                if spec.cost is not None and spec.cost.gpu_hourly_usd is not None:
+                    self.gpu_usd_per_s[name] = spec.cost.gpu_hourly_usd * (spec.cost.gpus or 1) / SECONDS_PER_HOUR
+            elif spec.self_hosted:
                 if spec.deployment is None:
                     raise SimulationInputError(
                         f"{config}: backend {name} ({spec.provider_type}) has no deployment; add "
@@ -152,7 +156,7 @@ class _Run:
     def _scrape(self, _: object) -> None:
         now = self.loop.now
         for name in self.self_hosted:
-            load = self.backends[name].replica.load(now)  # type: ignore[union-attr]
+            load = self.backends[name].load(now)  # type: ignore[union-attr]
             self.serving.scraped(name, load.waiting, load.running, load.kv_usage)
         if self.open_requests or self.next_index < len(self.trace.records):
             self.loop.schedule(now + self.options.scrape_interval_s, self._scrape, None)

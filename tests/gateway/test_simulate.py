@@ -228,3 +228,14 @@ def test_replayed_prompts_are_as_long_as_the_trace_says_by_the_emulators_count(i
     assert estimate_tokens(prompt_text(body)) + 4 * len(body["messages"]) + 3 == input_tokens
     assert (body["max_tokens"], body["stream"], body["reasoning_effort"]) == (33, True, "none")
     assert request_body(record, 1, default_model="auto")["messages"] != body["messages"]  # no accidental cache hits
+
+
+def test_emulator_backends_are_timed_by_their_emulator_settings_as_the_demo_runs_them():
+    policy, = load_policies([str(ROOT / "policies" / "demo.yaml")])
+    steady = Trace([TraceRecord(t=float(i), model="auto", input_tokens=300, output_tokens=1001) for i in range(12)], "steady")
+    report = simulate_policy(policy, "demo", steady, SimulationOptions(scrape_interval_s=0.25))
+    local, novita = report.backends["local-v32"], report.backends["novita-v32"]
+    assert (local.requests, novita.requests) == (8, 4)  # each local answer takes 120 ms + 1000 x 15 ms; 8 fill it
+    assert report.ttft_ms.p50 == 120.0 and report.ttft_ms.p99 == 350.0  # the emulators' ttft_ms: 120 local, 350 novita
+    assert report.tpot_ms.p50 == 15.0 and report.tpot_ms.p99 == 20.0
+    assert report.cost_usd.self_hosted == pytest.approx(3.6 * 8 * steady.span_s / 3600, abs=1e-6)
