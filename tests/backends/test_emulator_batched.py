@@ -23,8 +23,10 @@ SPEC = DeploymentSpec(model="deepseek-v3.2", gpu="h200", gpus=8, tp=8, max_num_s
 async def test_requests_queue_beyond_the_batch_cap_and_finish_in_the_simulators_order():
     engine = BatchedEngine(replica_timing(SPEC), time_scale=0.2)
     handles = [engine.submit(300, 40) for _ in range(4)]
-    await asyncio.sleep(0)  # the first step starts once everything arriving now is in
-    await asyncio.sleep(0.001)
+    for _ in range(10):  # the first step starts once everything arriving now is in: a loop turn or two later
+        await asyncio.sleep(0)
+        if engine.load().running:
+            break
     load = engine.load()
     assert (load.running, load.waiting) == (2, 2) and load.kv_usage > 0
     await asyncio.gather(*(h.done for h in handles))
@@ -58,16 +60,16 @@ async def test_a_client_leaving_frees_its_place_in_the_batch():
 async def test_metrics_report_the_replicas_queue_running_count_and_kv_usage():
     app = create_app(EmulatorConfig(profile="vllm", planner=SPEC, time_scale=0.5))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emulator") as client:
-        body = {"model": "m", "messages": [{"role": "user", "content": "x" * 2000}], "max_tokens": 30}
+        body = {"model": "m", "messages": [{"role": "user", "content": "x" * 2000}], "max_tokens": 300}
         tasks = [asyncio.create_task(client.post("/v1/chat/completions", json=body)) for _ in range(3)]
-        for _ in range(200):  # until all three arrived; no wall-clock assertion
+        for _ in range(1000):  # until the third waits (for ~1.5 s, while the first two decode); a backstop only
             page = (await client.get("/metrics")).text
             if 'vllm:num_requests_waiting{model_name="deepseek-ai/DeepSeek-V3.2",engine="0"} 1.0' in page:
                 break
             await asyncio.sleep(0.005)
         assert 'vllm:num_requests_running{model_name="deepseek-ai/DeepSeek-V3.2",engine="0"} 2.0' in page
         answers = await asyncio.gather(*tasks)
-    assert [a.json()["usage"]["completion_tokens"] for a in answers] == [30, 30, 30]
+    assert [a.json()["usage"]["completion_tokens"] for a in answers] == [300, 300, 300]
 
 
 @pytest.mark.parametrize(("flags", "message"), [
