@@ -15,7 +15,7 @@ from gateway.errors import CliError
 __all__ = ["main", "build_parser", "CliError"]
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "serve", "emulate", "check", "explain", "schema", "keys", "spend", "usage",
+    "serve", "emulate", "check", "explain", "schema", "keys", "spend", "usage", "simulate", "trace",
 )
 
 

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from planner.simulate.deployment_spec import DeploymentSpec
 from policies.families import family_spec
 from policies.price_lookup import litellm_price
 from policies.strategies import STRATEGY_NAMES
@@ -40,10 +41,12 @@ __all__ = [
     "FallbackSpec",
     "KeySpec",
     "LimitsSpec",
+    "DeploymentSpec",
     "ModelAliasSpec",
     "Policy",
     "PriceSpec",
     "RouteSpec",
+    "SimulateSpec",
     "SloSpec",
     "ThinkingDetectionSpec",
     "TimeoutsSpec",
@@ -132,6 +135,16 @@ class EmulatorSpec(_Spec):
     seed: int | None = None
 
 
+class SimulateSpec(_Spec):
+    """A managed backend's latency as `gateway simulate` assumes it; serving ignores it."""
+
+    ttft_ms: NonNegativeFloat | None = Field(None, description="Time to the first token.")
+    tpot_ms: NonNegativeFloat | None = Field(None, description="Time per further output token.")
+
+
+SIMULATED_SELF_HOSTED_TYPES: frozenset[str] = frozenset({"vllm", "sglang"})
+
+
 class BackendSpec(_Spec):
     """One upstream the gateway may call."""
 
@@ -150,6 +163,13 @@ class BackendSpec(_Spec):
     timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
     profile: EmulatorProfile | None = Field(None, description="type: emulator only: which upstream to mimic.")
     emulator: EmulatorSpec | None = Field(None, description="type: emulator only: timing and faults.")
+    deployment: DeploymentSpec | None = Field(
+        None, description="vllm/sglang only: what it runs on (planner catalog names), for `gateway simulate` and "
+        "`planner plan --trace`; serving ignores it.",
+    )
+    simulate: SimulateSpec | None = Field(
+        None, description="Managed backends only: latency `gateway simulate` assumes (default: per provider type).",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -167,6 +187,12 @@ class BackendSpec(_Spec):
                 raise ValueError("type emulator needs a base_url")
         elif self.profile is not None or self.emulator is not None:
             raise ValueError("profile and emulator apply only to type emulator")
+        if self.deployment is not None:
+            if self.provider_type not in SIMULATED_SELF_HOSTED_TYPES:
+                raise ValueError(f"deployment applies only to vllm and sglang backends, not {self.provider_type}")
+            self.deployment = self.deployment.with_engine(self.provider_type)
+        if self.simulate is not None and self.self_hosted:
+            raise ValueError("simulate applies only to managed backends; a self-hosted one is timed by its deployment")
         if self.base_url is None:
             self.base_url = DEFAULT_BASE_URLS.get(self.type)
             if self.base_url is None:

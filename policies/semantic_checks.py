@@ -24,6 +24,7 @@ def check_policy(policy: Policy) -> list[FieldProblem]:
     problems.extend(_check_alias_families(policy))
     problems.extend(_check_shadowing(policy))
     problems.extend(_check_retired_models(policy))
+    problems.extend(_check_deployments(policy))
     return problems
 
 
@@ -126,3 +127,14 @@ def _check_shadowing(policy: Policy) -> Iterator[FieldProblem]:
             )
             break
         earlier.append((route, when_key))
+
+
+def _check_deployments(policy: Policy) -> Iterator[FieldProblem]:
+    """A backend's `cost.gpus` and its `deployment.gpus` describe the same GPUs, so they must agree."""
+    for name, spec in policy.backends.items():
+        deployment, cost = spec.deployment, spec.cost
+        if deployment is not None and cost is not None and cost.gpus is not None and cost.gpus != deployment.gpus:
+            yield FieldProblem(
+                ("backends", name, "deployment", "gpus"), False,
+                f"backend '{name}': deployment.gpus {deployment.gpus} but cost.gpus {cost.gpus}; they count the same GPUs",
+            )

@@ -6,7 +6,6 @@ Requests beyond `max_concurrency` wait in a queue (visible on `/metrics`); timin
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import logging
@@ -26,7 +25,9 @@ from starlette.routing import Route
 
 from backends.emulator.answer import Answer, estimate_tokens, plan_answer, prompt_text
 from backends.emulator.faults import FaultPlan
+from backends.emulator.batched import BatchedEngine
 from backends.emulator.load import LoadTracker
+from backends.emulator.pacing import BatchedPacing, FixedPacing
 from backends.emulator.prefix_cache import PrefixCache
 from backends.emulator.profiles import PROFILES, Profile
 
@@ -51,6 +52,8 @@ class EmulatorConfig:
     fail_mode: str = "500"
     slow_ms: float = 200.0
     seed: int = 0
+    planner: Any = None  # a planner.simulate.DeploymentSpec: time requests by the planner's batching model
+    time_scale: float = 1.0  # with planner: every step lasts time_scale x the planner's figure
 
 
 class EmulatedReset(Exception):
@@ -70,6 +73,15 @@ def _error(status: int, message: str, type_: str, headers: dict[str, str] | None
     return _json({"error": {"message": message, "type": type_, "param": None, "code": status}}, status, headers)
 
 
+def _completion_tokens(usage: dict[str, Any]) -> int:
+    return int(usage.get("completion_tokens") or 0)
+
+
+def _cached(usage: dict[str, Any]) -> int:
+    details = usage.get("prompt_tokens_details") or {}
+    return int(usage.get("prompt_cache_hit_tokens") or details.get("cached_tokens") or 0)
+
+
 def _sse(obj: Any) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
 
@@ -84,6 +96,14 @@ class Emulator:
         self.profile: Profile = PROFILES[config.profile]
         self.model = config.model or self.profile.default_model
         self.load = LoadTracker(config.max_concurrency)
+        self.pacing: FixedPacing | BatchedPacing = FixedPacing(self.load, config)
+        if config.planner is not None:
+            from planner.simulate.step_model import replica_timing
+
+            engine_name = config.profile if config.profile in ("vllm", "sglang") else "vllm"
+            engine = BatchedEngine(replica_timing(config.planner, engine_name), config.time_scale)
+            self.pacing = BatchedPacing(engine)
+            self.load.live = engine.load
         self.cache = PrefixCache(self.profile.cache_block_tokens)
         self.faults = FaultPlan(config.fail_rate, config.fail_mode, config.slow_ms, config.seed)
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
@@ -227,10 +247,6 @@ class Emulator:
             yield data
         raise EmulatedReset("emulated connection reset")
 
-    async def _pause(self, seconds: float) -> None:
-        if seconds > 0:
-            await asyncio.sleep(seconds)
-
     def _choice_pieces(self, answer: Answer, index: int, chat: bool) -> list[dict[str, Any]]:
         """Every streamed `choices[]` entry of one answer, in order (one per token)."""
         extra = dict(self.profile.extra_choice_fields)
@@ -257,19 +273,19 @@ class Emulator:
         self, header: dict[str, Any], answers: list[Answer], usage: dict[str, Any], *,
         chat: bool, wants_usage: bool, arrived: float, slow_s: float, fail_midway: bool,
     ) -> AsyncIterator[bytes]:
-        async with self.load.slot():
-            pieces = [p for i, a in enumerate(answers) for p in self._choice_pieces(a, i, chat)]
-            finals = [self._finish_piece(a, i, chat) for i, a in enumerate(answers)]
-            tpot_s = self.config.tpot_ms / 1000 + slow_s
-            await self._pause(self.config.ttft_ms / 1000 + slow_s)
+        pieces = [p for i, a in enumerate(answers) for p in self._choice_pieces(a, i, chat)]
+        finals = [self._finish_piece(a, i, chat) for i, a in enumerate(answers)]
+        async with self.pacing.request(usage["prompt_tokens"], max(1, _completion_tokens(usage)), _cached(usage), slow_s) as pace:
+            await pace.first_token()
             self.load.observe_ttft(time.perf_counter() - arrived)
             cut = max(2, len(pieces) // 2) if fail_midway else -1  # after some content
             for number, piece in enumerate(pieces):
                 if number == cut:
                     raise EmulatedReset("emulated failure in the middle of the stream")
                 if number > 1:  # the role chunk and the first token leave together
-                    await self._pause(tpot_s)
+                    await pace.next_token()
                 yield _sse({**header, "choices": [piece]})
+            await pace.end()
             final: dict[str, Any] = {**header, "choices": finals}
             if self.profile.usage_on_final_chunk:
                 final["usage"] = usage
@@ -283,11 +299,11 @@ class Emulator:
         self, header: dict[str, Any], answers: list[Answer], usage: dict[str, Any], prompt_tokens: int, *,
         chat: bool, arrived: float, slow_s: float, fail_midway: bool,
     ) -> Response:
-        async with self.load.slot():
-            tokens = max(a.completion_tokens for a in answers)
-            await self._pause(self.config.ttft_ms / 1000 + slow_s)
+        tokens = max(a.completion_tokens for a in answers)
+        async with self.pacing.request(usage["prompt_tokens"], max(1, tokens), _cached(usage), slow_s) as pace:
+            await pace.first_token()
             self.load.observe_ttft(time.perf_counter() - arrived)
-            await self._pause((tokens - 1) * (self.config.tpot_ms / 1000 + slow_s))
+            await pace.rest(tokens - 1)
             self.load.observe_tokens(usage["prompt_tokens"], usage["completion_tokens"])
         choices = [self._message_choice(a, i, chat) for i, a in enumerate(answers)]
         obj = {**header, "object": "chat.completion" if chat else "text_completion", "choices": choices, "usage": usage}

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from collections.abc import AsyncIterator
+from typing import Any
 
 __all__ = ["LoadTracker", "TTFT_BUCKETS_S"]
 
@@ -30,6 +31,7 @@ class LoadTracker:
         self.ttft_bucket_counts = [0] * len(TTFT_BUCKETS_S)
         self.ttft_count = 0
         self.ttft_sum_s = 0.0
+        self.live: Callable[[], Any] | None = None  # planner-timed: a source of (waiting, running, kv_usage)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -69,17 +71,21 @@ class LoadTracker:
     def render_metrics(self, prefix: str, model: str) -> str:
         """Prometheus text format with the engine's own metric names (vllm: or sglang:)."""
         label = f'model_name="{model}"' + (',engine="0"' if prefix == "vllm" else "")
+        running, waiting, kv_usage = self.running, self.waiting, self.kv_usage
+        if self.live is not None:
+            figures = self.live()
+            running, waiting, kv_usage = figures.running, figures.waiting, figures.kv_usage
         if prefix == "vllm":
             gauges = (
-                ("vllm:num_requests_running", "Number of requests in model execution batches.", self.running),
-                ("vllm:num_requests_waiting", "Number of requests waiting to be processed.", self.waiting),
-                ("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", self.kv_usage),
+                ("vllm:num_requests_running", "Number of requests in model execution batches.", running),
+                ("vllm:num_requests_waiting", "Number of requests waiting to be processed.", waiting),
+                ("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", kv_usage),
             )
         else:
             gauges = (
-                ("sglang:num_running_reqs", "The number of running requests.", self.running),
-                ("sglang:num_queue_reqs", "The number of requests in the waiting queue.", self.waiting),
-                ("sglang:token_usage", "The token usage.", self.kv_usage),
+                ("sglang:num_running_reqs", "The number of running requests.", running),
+                ("sglang:num_queue_reqs", "The number of requests in the waiting queue.", waiting),
+                ("sglang:token_usage", "The token usage.", kv_usage),
             )
         lines: list[str] = []
         for name, help_text, value in gauges:

@@ -21,9 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="served model id (default: the profile's)")
     p.add_argument("--ttft-ms", type=float, default=None, help="time to first token (default 20)")
     p.add_argument("--tpot-ms", type=float, default=None, help="time per further output token (default 5)")
-    p.add_argument("--planner-model", default=None, help="take timing from the planner for this model")
+    p.add_argument("--planner-model", default=None,
+                   help="time requests by the planner's continuous-batching model of this model (with --planner-gpu/-gpus)")
     p.add_argument("--planner-gpu", default=None)
     p.add_argument("--planner-gpus", type=int, default=None)
+    p.add_argument("--planner-tp", type=int, default=None, help="tensor-parallel size (default: the planner's layout)")
+    p.add_argument("--planner-weights", choices=("bf16", "fp8", "int4", "nvfp4"), default=None)
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="multiply every duration (0.5 runs twice as fast; planner steps and --ttft-ms/--tpot-ms alike)")
     p.add_argument("--max-concurrency", type=int, default=None, help="running requests; the rest queue")
     p.add_argument("--fail-rate", type=float, default=0.0)
     p.add_argument("--fail-mode", choices=FAIL_MODES, default="500")
@@ -33,42 +38,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def planner_timing(model: str, gpu: str, gpus: int) -> tuple[float, float, int]:
-    """(ttft_ms, tpot_ms, max_concurrency) from the planner's performance model.
+def planner_deployment(args: argparse.Namespace):
+    """The deployment `--planner-*` describes, checked the way the simulator checks it (it must fit).
 
-    Timing is the planner's estimate for one request on an idle deployment (concurrency 1); the
-    emulator's own queue adds the waiting under load. The concurrency bound is the planner's
-    largest running batch (per data-parallel rank, times ranks) that fits the KV cache.
+    Requests are then timed by planner.simulate.replica, the continuous-batching model
+    `gateway simulate` uses: each step lasts the planner's step time for the batch running then,
+    requests beyond `max_num_seqs` (`--max-concurrency`, default the engine's) or the KV cache queue,
+    and /metrics reports that queue, the running count and the KV usage.
     """
+    from pydantic import ValidationError
+
+    from planner.errors import PlannerError
+    from planner.simulate.deployment_spec import DeploymentSpec
+    from planner.simulate.step_model import replica_timing
+
+    engine = args.profile if args.profile in ("vllm", "sglang") else "vllm"
     try:
-        from planner.errors import PlannerError
-        from planner.estimate import EstimateRequest, run_estimate
-    except ImportError as exc:
-        raise CliError("--planner-* needs the planner's performance model (planner.estimate), which is not installed") from exc
-    try:
-        report = run_estimate(EstimateRequest(model=model, gpu=gpu, gpus=gpus, concurrency=1))
+        spec = DeploymentSpec(model=args.planner_model, gpu=args.planner_gpu, gpus=args.planner_gpus, tp=args.planner_tp,
+                              weights=args.planner_weights, engine=engine, max_num_seqs=args.max_concurrency)
+        replica_timing(spec)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        raise CliError(f"--planner-{'-'.join(str(p) for p in error['loc'])}: {str(error['msg']).removeprefix('Value error, ')}") from None
     except PlannerError as exc:
         raise CliError(f"planner: {exc}") from None
-    performance = report.performance
-    if performance is None:
-        raise CliError(f"the planner has no performance estimate for {model} on {gpus}x {gpu}; use --ttft-ms/--tpot-ms")
-    max_batch = performance.max_batch_per_dp_rank * report.deployment.dp
-    return performance.ttft_ms, performance.tpot_ms, max(1, max_batch)
+    return spec
 
 
 def run(args: argparse.Namespace) -> int:
     planner_flags = (args.planner_model, args.planner_gpu, args.planner_gpus)
+    if not args.time_scale > 0:
+        raise CliError(f"--time-scale must be positive, got {args.time_scale:g}")
+    deployment = None
     if any(v is not None for v in planner_flags):
         if None in planner_flags:
             raise CliError("--planner-model, --planner-gpu and --planner-gpus go together")
         if args.ttft_ms is not None or args.tpot_ms is not None:
             raise CliError("use either --ttft-ms/--tpot-ms or --planner-*, not both")
-        ttft_ms, tpot_ms, planned_concurrency = planner_timing(args.planner_model, args.planner_gpu, args.planner_gpus)
-        if args.max_concurrency is None:
-            args.max_concurrency = planned_concurrency
+        deployment = planner_deployment(args)
+        ttft_ms = tpot_ms = 0.0
     else:
-        ttft_ms = 20.0 if args.ttft_ms is None else args.ttft_ms
-        tpot_ms = 5.0 if args.tpot_ms is None else args.tpot_ms
+        ttft_ms = (20.0 if args.ttft_ms is None else args.ttft_ms) * args.time_scale
+        tpot_ms = (5.0 if args.tpot_ms is None else args.tpot_ms) * args.time_scale
     if not 0.0 <= args.fail_rate <= 1.0:
         raise CliError(f"--fail-rate must be between 0 and 1, got {args.fail_rate}")
     if ttft_ms < 0 or tpot_ms < 0:
@@ -82,15 +93,14 @@ def run(args: argparse.Namespace) -> int:
 
     config = EmulatorConfig(
         profile=args.profile, model=args.model, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
-        max_concurrency=args.max_concurrency, fail_rate=args.fail_rate, fail_mode=args.fail_mode,
-        slow_ms=args.slow_ms, seed=args.seed,
+        max_concurrency=None if deployment is not None else args.max_concurrency, fail_rate=args.fail_rate,
+        fail_mode=args.fail_mode, slow_ms=args.slow_ms, seed=args.seed, planner=deployment, time_scale=args.time_scale,
     )
     app = create_app(config)
-    sys.stderr.write(
-        f"emulator: {args.profile} on http://{args.host}:{args.port}/v1 "
-        f"(ttft {ttft_ms:g} ms, tpot {tpot_ms:g} ms, max concurrency {args.max_concurrency or 'unbounded'}, "
-        f"fail rate {args.fail_rate:g} mode {args.fail_mode})\n"
-    )
+    timing = (f"timed by the planner: {deployment.label}, time scale {args.time_scale:g}" if deployment is not None else
+              f"ttft {ttft_ms:g} ms, tpot {tpot_ms:g} ms, max concurrency {args.max_concurrency or 'unbounded'}")
+    sys.stderr.write(f"emulator: {args.profile} on http://{args.host}:{args.port}/v1 ({timing}, "
+                     f"fail rate {args.fail_rate:g} mode {args.fail_mode})\n")
     uvicorn.run(
         app, host=args.host, port=args.port, loop="uvloop", http="httptools",
         log_level=args.log_level, access_log=False, lifespan="off",

@@ -1,4 +1,5 @@
-"""`planner emit vllm|sglang|compose|k8s`: the launch command of the deployment `planner estimate` sizes.
+"""`planner emit vllm|sglang|compose|k8s|policy`: the launch command of the deployment `planner estimate` sizes,
+or (`policy`) a routing policy for N replicas of it spilling to managed APIs (`planner plan --trace` prints the line).
 
 The deployment is resolved exactly as `planner estimate` resolves it (same flags, same
 `--gpus auto` choice, same defaults), so the command always matches the estimate; a deployment
@@ -16,7 +17,7 @@ from planner.errors import PlannerInputError
 
 __all__ = ["register", "TARGETS"]
 
-TARGETS: tuple[str, ...] = ("vllm", "sglang", "compose", "k8s")
+TARGETS: tuple[str, ...] = ("vllm", "sglang", "compose", "k8s", "policy")
 MANIFEST_TARGETS: tuple[str, ...] = ("compose", "k8s")
 """Targets that wrap the vLLM command in deployment manifests."""
 
@@ -46,6 +47,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--head-address", default="${HEAD_NODE_IP}", help="node 0's address, for multi-node")
     parser.add_argument("--json", action="store_true", help="print the command as JSON")
     parser.add_argument("--out", metavar="DIR", help="compose/k8s: write the manifest into DIR instead of printing it")
+    policy = parser.add_argument_group("policy", "`emit policy`: the routing policy of a planned mix")
+    policy.add_argument("--engine", choices=("vllm", "sglang"), default="vllm", help="engine of the replicas")
+    policy.add_argument("--replicas", type=int, default=1, help="self-hosted replicas (default 1)")
+    policy.add_argument("--max-num-seqs", type=int, help="running sequences per DP rank (the SLO batch)")
+    policy.add_argument("--max-waiting", type=int, default=4, help="a replica spills once this many requests queue (default 4)")
+    policy.add_argument("--managed", default="novita", help="managed providers to spill to, comma-separated")
+    policy.add_argument("--ttft-p95-ms", type=float, help="the route's SLO")
+    policy.add_argument("--gpu-hourly-usd", type=float, help="USD per GPU-hour (default: the catalog's price)")
+    policy.add_argument("--prices", dest="prices_path", metavar="FILE",
+                        help="YAML file of managed prices (as planner plan's); written into the policy as price:")
     parser.set_defaults(func=run)
 
 
@@ -56,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from planner.emit import LaunchOptions, emit_command
     from planner.estimate import EstimateRequest, run_estimate
 
+    if args.target == "policy":
+        return _run_policy(args)
     manifests = args.target in MANIFEST_TARGETS
     if manifests and args.json:
         raise PlannerInputError(f"--json prints a launch command; `emit {args.target}` writes YAML (use --out DIR)")
@@ -94,6 +107,37 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(command.shell + "\n")
     for note in command.notes:
         sys.stderr.write(f"# note: {note}\n")
+    return 0
+
+
+def _run_policy(args: argparse.Namespace) -> int:
+    from planner.catalog import load_gpu, model_source
+    from planner.emit.policy import render_policy
+    from planner.estimate import EstimateRequest, run_estimate
+    from planner.prices import managed_prices
+
+    if args.replicas < 1 or (args.max_num_seqs is not None and args.max_num_seqs < 1) or args.max_waiting < 1:
+        raise PlannerInputError("--replicas, --max-num-seqs and --max-waiting must be at least 1")
+    report = run_estimate(EstimateRequest(
+        model=args.model, gpu=args.gpu, gpus=args.gpus, tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep,
+        dp_attention=args.dp_attention, weights=args.weights, kv_dtype=args.kv_dtype, max_model_len=args.max_model_len,
+        gpu_memory_utilization=args.gpu_memory_utilization, input_len=args.input_len, output_len=args.output_len,
+        engine=args.engine,
+    ))
+    if not report.memory.fits:
+        raise PlannerInputError(f"nothing to plan: {report.memory.reason}")
+    prices = {price.provider: price for price in managed_prices(args.model, args.prices_path)}
+    wanted = [name.strip() for name in args.managed.split(",") if name.strip()]
+    missing = [name for name in wanted if name not in prices]
+    if missing:
+        raise PlannerInputError(f"--managed {missing[0]}: no price for {args.model} (providers: {', '.join(prices) or 'none'})")
+    hourly = args.gpu_hourly_usd if args.gpu_hourly_usd is not None else float(load_gpu(args.gpu).usd_per_hour.value or 0)
+    sys.stdout.write(render_policy(
+        family=args.model, model_hf_id=args.hf_model or _hf_id(model_source(args.model).get("url", ""), args.model),
+        deployment=report.deployment, engine=args.engine, replicas=args.replicas, max_num_seqs=args.max_num_seqs,
+        max_waiting=args.max_waiting, managed=[prices[name] for name in wanted], gpu_hourly_usd=hourly,
+        ttft_p95_ms=args.ttft_p95_ms, explicit_prices=args.prices_path is not None,
+    ))
     return 0
 
 

@@ -1,4 +1,8 @@
-"""`planner plan`: the cheapest deployments that serve a workload within its latency targets."""
+"""`planner plan`: the cheapest deployments that serve a workload within its latency targets.
+
+With `--trace FILE` (or `--from-ledger FILE`) the workload is real traffic: each candidate
+deployment is simulated at 0..N replicas with the rest spilling to the cheapest managed provider
+that meets the SLOs, and the cheapest mix is marked (planner.plan_trace)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     load = parser.add_mutually_exclusive_group(required=True)
     load.add_argument("--rps", type=float, help="requests per second to serve")
     load.add_argument("--tokens-per-day", type=float, help="input + output tokens per day to serve")
+    load.add_argument("--trace", metavar="FILE", help="plan for this traffic: JSONL, Azure or BurstGPT CSV, or a ledger")
+    load.add_argument("--from-ledger", metavar="FILE", help="plan for the traffic the gateway's ledger (SQLite) recorded")
     parser.add_argument("--input-len", type=int, default=2048, help="prompt tokens per request (default 2048)")
     parser.add_argument("--output-len", type=int, default=512, help="generated tokens per request (default 512)")
     parser.add_argument("--ttft-p95-ms", type=float, help="SLO: 95th percentile time to first token")
@@ -38,6 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache-hit-rate", type=float, default=0.0, help="share of input billed at cache-hit prices")
     parser.add_argument("--prices", dest="prices_path", metavar="FILE", help="YAML file overriding managed prices")
     parser.add_argument("--top", type=int, default=10, help="rows to show (default 10)")
+    parser.add_argument("--candidates", type=int, default=3,
+                        help="with --trace: deployments (cheapest at steady state) to simulate (default 3)")
+    parser.add_argument("--max-replicas", type=int, default=16, help="with --trace: most replicas tried (default 16)")
+    parser.add_argument("--max-waiting", type=int, default=4,
+                        help="with --trace: a replica spills once this many requests wait in its queue (default 4)")
+    parser.add_argument("--slo-attainment", type=float, default=0.95,
+                        help="with --trace: share of requests that must meet the SLOs (default 0.95)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)
 
@@ -65,6 +78,10 @@ def _check(args: argparse.Namespace) -> None:
     from planner.errors import PlannerInputError
     from planner.estimate import MAX_SEQUENCE_TOKENS
 
+    if args.candidates < 1 or args.max_replicas < 1 or args.max_waiting < 1:
+        raise PlannerInputError("--candidates, --max-replicas and --max-waiting must be at least 1")
+    if not 0 < args.slo_attainment <= 1:
+        raise PlannerInputError(f"--slo-attainment must be in (0, 1], got {args.slo_attainment}")
     for flag, value in (("--input-len", args.input_len), ("--output-len", args.output_len)):
         if not 0 < value <= MAX_SEQUENCE_TOKENS:
             raise PlannerInputError(f"{flag} must be between 1 and {MAX_SEQUENCE_TOKENS:,} tokens, got {value}")
@@ -98,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         load_gpu(name)
     for engine in args.engines:
         engine_profile(engine)
+    if args.trace or args.from_ledger:
+        return _run_trace(args, spec, tuple(names))
     rps = args.rps if args.rps is not None else args.tokens_per_day / (args.input_len + args.output_len) / 86_400
     request = PlanRequest(
         input_len=args.input_len, output_len=args.output_len, requests_per_s=rps, ttft_p95_ms=args.ttft_p95_ms,
@@ -111,6 +130,63 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_plan(result))
     return 0
+
+
+def _run_trace(args: argparse.Namespace, spec, names: tuple[str, ...]) -> int:
+    from planner.plan_trace import TracePlanRequest, plan_for_trace
+    from planner.prices import managed_prices
+    from planner.trace import read_trace
+
+    trace = read_trace(args.from_ledger, "ledger") if args.from_ledger else read_trace(args.trace)
+    request = TracePlanRequest(
+        ttft_p95_ms=args.ttft_p95_ms, tpot_ms=args.tpot_ms, gpus=names, weights=tuple(args.weights),
+        engines=tuple(args.engines), kv_dtype=args.kv_dtype, max_model_len=args.max_model_len,
+        gpu_memory_utilization=args.gpu_memory_utilization, gpu_hourly_usd=_hourly(args, names),
+        candidates=args.candidates, max_replicas=args.max_replicas, max_waiting=args.max_waiting,
+        slo_attainment=args.slo_attainment, prices_path=args.prices_path,
+    )
+    result = plan_for_trace(spec, trace, request, managed_prices(spec.name, args.prices_path))
+    sys.stdout.write(result.model_dump_json(indent=2) + "\n" if args.json else render_trace_plan(result, request))
+    return 0
+
+
+def render_trace_plan(result, request) -> str:
+    """The rows of `planner plan --trace`, the cheapest mix meeting the SLO marked with `*`."""
+    slos = [f"p95 TTFT {request.ttft_p95_ms:g} ms" for _ in [0] if request.ttft_p95_ms is not None]
+    slos += [f"mean TPOT {request.tpot_ms:g} ms" for _ in [0] if request.tpot_ms is not None]
+    lines = [
+        f"{result.model} for {result.trace}: {result.requests:,} requests over {result.span_s:,.0f} s "
+        f"({result.mean_requests_per_s:.3g} req/s mean, {result.peak_requests_per_s:.3g} peak), "
+        f"mean {result.mean_input_tokens:,.0f} in / {result.mean_output_tokens:,.0f} out tokens",
+        f"spill-over to {result.managed_provider} ({result.managed_model_id}); SLO: {', '.join(slos) or 'none given'}"
+        + (f", TTFT met by {request.slo_attainment:.0%} of requests" if request.ttft_p95_ms is not None else ""),
+        f"{'':1} {'#':>2} {'mix':<44} {'repl':>4} {'local':>6} {'TTFT ok':>7} {'p95 TTFT':>9} {'TPOT':>6} "
+        f"{'GPU $/mo':>10} {'spill $/mo':>10} {'USD/month':>10}",
+    ]
+    for i, row in enumerate(result.rows):
+        d = row.deployment
+        mix = "managed only" if d is None else f"{d.gpus} x {d.gpu} {d.layout} {d.weights_dtype} {row.engine}"
+        ttft = "-" if row.ttft_p95_ms is None else f"{row.ttft_p95_ms:,.0f}"
+        tpot = "-" if row.tpot_mean_ms is None else f"{row.tpot_mean_ms:,.0f}"
+        lines.append(
+            f"{'*' if row.cheapest else ' '} {i:>2} {mix:<44} {row.replicas:>4} {row.self_hosted_share:>6.0%} "
+            f"{row.slo_attainment:>7.1%} {ttft:>9} {tpot:>6} {row.gpu_monthly_usd:>10,.0f} "
+            f"{row.managed_monthly_usd:>10,.0f} {row.monthly_usd:>10,.0f}"
+        )
+    if result.best is not None:
+        row = result.rows[result.best]
+        if row.replicas:
+            d = row.deployment
+            lines.append(f"* cheapest mix meeting the SLO: {row.replicas} x ({d.gpus} x {d.gpu} {d.layout} {d.weights_dtype} "
+                         f"{row.engine}) + {result.managed_provider}: {row.monthly_usd:,.0f} USD/month")
+        else:
+            lines.append(f"* cheapest mix meeting the SLO: everything on {result.managed_provider}: "
+                         f"{row.monthly_usd:,.0f} USD/month")
+    if result.explanation:
+        lines.append(result.explanation)
+    if result.emit_command:
+        lines.append(f"write it as a policy: {result.emit_command}")
+    return "\n".join(lines) + "\n"
 
 
 def render_plan(result) -> str:

@@ -140,7 +140,7 @@ def test_plan_prints_ranked_rows_and_managed_options():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("plan",), "one of the arguments --rps --tokens-per-day is required"),
+        (("plan",), "one of the arguments --rps --tokens-per-day --trace --from-ledger is required"),
         (("plan", "--rps", "1", "--tokens-per-day", "1e9"), "not allowed with argument"),
         (("plan", "--rps", "-1"), "--rps must be positive"),
         (("plan", "--rps", "1", "--gpu", "h100,h200", "--gpu-hourly-usd", "2"), "needs exactly one --gpu"),

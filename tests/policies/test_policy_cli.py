@@ -41,11 +41,11 @@ def test_check_reports_unset_keys_by_name_with_exit_1():
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "policies/default.yaml:27:14: backends.novita-v32.api_key: environment variable NOVITA_API_KEY is not set; "
+        "policies/default.yaml:28:14: backends.novita-v32.api_key: environment variable NOVITA_API_KEY is not set; "
         "export it or write ${NOVITA_API_KEY:-default}",
-        "policies/default.yaml:33:14: backends.fireworks-terminus.api_key: environment variable FIREWORKS_API_KEY is "
+        "policies/default.yaml:34:14: backends.fireworks-terminus.api_key: environment variable FIREWORKS_API_KEY is "
         "not set; export it or write ${FIREWORKS_API_KEY:-default}",
-        "policies/default.yaml:39:14: backends.deepseek-api.api_key: environment variable DEEPSEEK_API_KEY is not set; "
+        "policies/default.yaml:40:14: backends.deepseek-api.api_key: environment variable DEEPSEEK_API_KEY is not set; "
         "export it or write ${DEEPSEEK_API_KEY:-default}",
     ]
 
@@ -62,7 +62,7 @@ def test_check_prints_one_line_per_problem_and_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         f"{bad}:3:29: unknown key 'colour' in backends.a (valid keys: type, base_url, api_key, model, family, "
-        "thinking, context_window, cost, price, limits, timeouts, profile, emulator)",
+        "thinking, context_window, cost, price, limits, timeouts, profile, emulator, deployment, simulate)",
     ]
 
 
