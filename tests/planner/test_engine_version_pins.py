@@ -36,4 +36,4 @@ def test_make_vllm_engine_installs_the_pinned_release():
 
 
 def test_the_readme_names_the_pinned_release():
-    assert f"vLLM {PINNED}" in (ROOT / "README.md").read_text()
+    assert f"vLLM {PINNED}" in (ROOT / "README.md").read_text(), f"README.md never names vLLM {PINNED}"
