@@ -54,6 +54,8 @@ def missing_engine_reason() -> str | None:
     python = engine_python()
     if not python.exists():
         return f"no vLLM engine at {python} (build it with `make vllm-engine`; `.ci/run` does)"
+    if not os.environ.get("SWITCHYARD_VLLM_PYTHON") and not any(ENGINE_VENV.glob(".vllm-*")):
+        return f"{ENGINE_VENV} holds no finished install (no .vllm-<version> stamp): run `make vllm-engine`"
     return None
 
 

@@ -13,11 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 __all__ = [
-    "SseEvent", "json_type", "shape_differences", "stream_differences", "parse_sse", "event_sequence",
+    "SseEvent", "json_type", "shape_differences", "stream_differences", "parse_sse", "record_sse", "event_sequence",
     "collapse_repeats", "metric_samples", "metric_differences",
 ]
 
@@ -149,6 +150,17 @@ def parse_sse(text: str) -> list[SseEvent]:
             data = payload
         events.append(SseEvent(name, data))
     return events
+
+
+def record_sse(url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None,
+               timeout_s: float = 120.0) -> list[SseEvent]:
+    """POST `body` to `url` and return the events of its SSE answer, in order (fails on a non-200):
+    the same request to the gateway and to vLLM's own endpoint gives two sequences to compare."""
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=timeout_s) as response:
+        text = response.read().decode()
+    if response.status_code != 200:
+        raise AssertionError(f"POST {url} answered {response.status_code}: {text[:500]}")
+    return parse_sse(text)
 
 
 def event_sequence(events: Iterable[SseEvent], *, collapse: bool = True) -> list[str]:

@@ -20,7 +20,7 @@ import pytest
 from gateway.live.scrape import ENGINE_METRICS
 from tests.conftest import ROOT
 from tests.real_vllm.engine import MAX_MODEL_LEN, SERVED_MODEL
-from tests.real_vllm.shapes import metric_differences, metric_samples, parse_sse, shape_differences, stream_differences
+from tests.real_vllm.shapes import metric_differences, metric_samples, record_sse, shape_differences, stream_differences
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_vllm]
 
@@ -40,9 +40,7 @@ def _both(emulator: Any, engine: Any, path: str, body: dict[str, Any]) -> tuple[
 
 def _chunks(base_v1: str, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     payload = {"model": SERVED_MODEL, "temperature": 0, "stream": True, **body}
-    with httpx.stream("POST", f"{base_v1}{path}", json=payload, timeout=REQUEST_TIMEOUT_S) as response:
-        assert response.status_code == 200, response.read()
-        events = parse_sse(response.read().decode())
+    events = record_sse(f"{base_v1}{path}", payload, timeout_s=REQUEST_TIMEOUT_S)
     assert events and events[-1].data == "[DONE]", "the stream must end with data: [DONE]"
     return [event.data for event in events[:-1]]
 
