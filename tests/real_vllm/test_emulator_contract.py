@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from gateway.live.scrape import ENGINE_METRICS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_for
 from tests.real_vllm.engine import MAX_MODEL_LEN, SERVED_MODEL
 from tests.real_vllm.shapes import metric_differences, metric_samples, record_sse, shape_differences, stream_differences
 
@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.real_vllm]
 HELLO = [{"role": "user", "content": "Say hello."}]
 THINKING = {"chat_template_kwargs": {"thinking": True}}
 REQUEST_TIMEOUT_S = 120.0
+MERGED_STREAM_RETRY_S = 120.0
 DASHBOARD = ROOT / "infra" / "grafana" / "switchyard.json"
 
 
@@ -62,15 +63,16 @@ def _coalesced(chunks: list[dict[str, Any]]) -> bool:
     return False
 
 
-def _token_by_token(engine: Any, path: str, body: dict[str, Any], attempts: int = 10) -> list[dict[str, Any]]:
-    """vLLM's stream one token per chunk, the form the emulator reproduces; asked again (a bounded
-    number of times) when a loaded machine made vLLM merge tokens. Merged chunks keep the keys of
-    single ones, but a run can vanish into the finish chunk, or reasoning and content share a delta."""
-    for _ in range(attempts):
+def _token_by_token(engine: Any, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """vLLM's stream one token per chunk, the form the emulator reproduces. A loaded machine makes vLLM
+    merge tokens (its HTTP side falls behind the engine): merged chunks keep the keys of single ones,
+    but a run can vanish into the finish chunk, or reasoning and content share a delta; such a
+    stream is asked for again, for at most MERGED_STREAM_RETRY_S (a backstop: a load spike passes)."""
+    def unmerged() -> list[dict[str, Any]] | None:
         chunks = _chunks(engine.v1, path, body)
-        if not _coalesced(chunks):
-            return chunks
-    pytest.fail(f"vLLM merged tokens into one chunk in each of {attempts} streams of {path} {body}")
+        return None if _coalesced(chunks) else chunks
+
+    return wait_for(unmerged, f"a token-by-token stream of {path} {body} from vLLM", timeout_s=MERGED_STREAM_RETRY_S)
 
 
 def _assert_same_stream(emulator: Any, engine: Any, path: str, body: dict[str, Any], what: str) -> None:
