@@ -54,6 +54,7 @@ class EmulatorConfig:
     seed: int = 0
     planner: Any = None  # a planner.simulate.DeploymentSpec: time requests by the planner's batching model
     time_scale: float = 1.0  # with planner: every step lasts time_scale x the planner's figure
+    max_model_len: int = 163_840  # DeepSeek-V3.2's context window (its config.json max_position_embeddings)
 
 
 class EmulatedReset(Exception):
@@ -69,8 +70,13 @@ def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) ->
     return Response(orjson.dumps(obj), status_code=status, media_type="application/json", headers=headers)
 
 
-def _error(status: int, message: str, type_: str, headers: dict[str, str] | None = None) -> Response:
-    return _json({"error": {"message": message, "type": type_, "param": None, "code": status}}, status, headers)
+def _error(status: int, message: str, type_: str, headers: dict[str, str] | None = None, param: str | None = None) -> Response:
+    return _json({"error": {"message": message, "type": type_, "param": param, "code": status}}, status, headers)
+
+
+def _bad_parameter(message: str, param: str, value: Any) -> Response:
+    """vLLM's 400 for a parameter out of range: the parameter named in `param` and the message."""
+    return _error(400, f"{message} (parameter={param}, value={value})", "BadRequestError", param=param)
 
 
 def _completion_tokens(usage: dict[str, Any]) -> int:
@@ -118,6 +124,7 @@ class Emulator:
 
     async def models(self, request: Request) -> Response:
         card = {"id": self.model, "object": "model", "created": 1_700_000_000, "owned_by": self.profile.owned_by}
+        card = self.profile.wire.model_card(card, max_model_len=self.config.max_model_len)
         return _json({"object": "list", "data": [card]})
 
     async def metrics(self, request: Request) -> Response:
@@ -181,6 +188,14 @@ class Emulator:
         n = body.get("n") or 1
         if not isinstance(n, int) or not 1 <= n <= 16:
             return _error(400, "n must be an integer between 1 and 16", "BadRequestError")
+        temperature = body.get("temperature")
+        if isinstance(temperature, (int, float)) and temperature < 0:
+            return _bad_parameter(f"temperature must be non-negative, got {float(temperature)}.", "temperature", float(temperature))
+        max_model_len = self.config.max_model_len
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        if isinstance(limit, int) and limit > max_model_len:
+            return _bad_parameter(f"max_tokens={limit} cannot be greater than max_model_len={max_model_len}. "
+                                  "Please request fewer output tokens.", "max_tokens", limit)
         stream = body.get("stream") is True
         fault = self.faults.draw()
         if fault is not None and fault not in ("midstream", "slow"):
@@ -195,6 +210,11 @@ class Emulator:
         prompt_tokens = estimate_tokens(prompt_text(body))
         if chat:  # chat-template overhead: about 4 tokens per message plus 3 to prime the reply (OpenAI cookbook)
             prompt_tokens += 4 * len(body["messages"]) + 3
+        if prompt_tokens > max_model_len:
+            return _bad_parameter(
+                f"This model's maximum context length is {max_model_len} tokens. However, your prompt contains at least "
+                f"{prompt_tokens} input tokens, which exceeds this limit even without any output tokens. "
+                "Please reduce the length of the input prompt.", "input_tokens", prompt_tokens)
         cached = min(self.cache.lookup_and_insert(body.get("messages") or [body.get("prompt")]), prompt_tokens)
         cached -= cached % self.profile.cache_block_tokens
         completion = sum(a.completion_tokens for a in answers)
@@ -267,14 +287,17 @@ class Emulator:
     def _finish_piece(self, answer: Answer, index: int, chat: bool) -> dict[str, Any]:
         if not chat:
             return {"index": index, "text": "", "logprobs": None, "finish_reason": answer.finish_reason}
-        return {"index": index, "delta": {}, **dict(self.profile.extra_choice_fields), "finish_reason": answer.finish_reason}
+        delta = self.profile.wire.finish_delta()
+        return {"index": index, "delta": delta, **dict(self.profile.extra_choice_fields), "finish_reason": answer.finish_reason}
 
     async def _events(
         self, header: dict[str, Any], answers: list[Answer], usage: dict[str, Any], *,
         chat: bool, wants_usage: bool, arrived: float, slow_s: float, fail_midway: bool,
     ) -> AsyncIterator[bytes]:
+        wire = self.profile.wire
         pieces = [p for i, a in enumerate(answers) for p in self._choice_pieces(a, i, chat)]
         finals = [self._finish_piece(a, i, chat) for i, a in enumerate(answers)]
+        usage_chunk_follows = wants_usage and not self.profile.usage_on_final_chunk
         async with self.pacing.request(usage["prompt_tokens"], max(1, _completion_tokens(usage)), _cached(usage), slow_s) as pace:
             await pace.first_token()
             self.load.observe_ttft(time.perf_counter() - arrived)
@@ -284,14 +307,15 @@ class Emulator:
                     raise EmulatedReset("emulated failure in the middle of the stream")
                 if number > 1:  # the role chunk and the first token leave together
                     await pace.next_token()
-                yield _sse({**header, "choices": [piece]})
+                kind = "role" if chat and "role" in piece["delta"] else "token"
+                yield _sse(wire.chunk({**header, "choices": [piece]}, kind, chat=chat, usage_follows=usage_chunk_follows))
             await pace.end()
             final: dict[str, Any] = {**header, "choices": finals}
             if self.profile.usage_on_final_chunk:
                 final["usage"] = usage
-            yield _sse(final)
-            if wants_usage and not self.profile.usage_on_final_chunk:
-                yield _sse({**header, "choices": [], "usage": usage})
+            yield _sse(wire.chunk(final, "finish", chat=chat, usage_follows=usage_chunk_follows))
+            if usage_chunk_follows:
+                yield _sse(wire.chunk({**header, "choices": [], "usage": usage}, "usage", chat=chat, usage_follows=False))
             yield b"data: [DONE]\n\n"
             self.load.observe_tokens(usage["prompt_tokens"], usage["completion_tokens"])
 
@@ -307,6 +331,7 @@ class Emulator:
             self.load.observe_tokens(usage["prompt_tokens"], usage["completion_tokens"])
         choices = [self._message_choice(a, i, chat) for i, a in enumerate(answers)]
         obj = {**header, "object": "chat.completion" if chat else "text_completion", "choices": choices, "usage": usage}
+        obj = self.profile.wire.response(obj, chat=chat)
         if fail_midway:
             data = orjson.dumps(obj)
             return StreamingResponse(self._reset_after(data[: len(data) // 2]), media_type="application/json")

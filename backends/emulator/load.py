@@ -11,9 +11,11 @@ from typing import Any
 
 __all__ = ["LoadTracker", "TTFT_BUCKETS_S"]
 
-# vLLM's bucket bounds for vllm:time_to_first_token_seconds (SGLang uses a similar series).
+# vLLM's bucket bounds for vllm:time_to_first_token_seconds (vLLM 0.32.0's /metrics, checked by the
+# real-engine contract tests; SGLang uses a similar series).
 TTFT_BUCKETS_S: tuple[float, ...] = (
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+    160.0, 640.0, 2560.0,
 )
 
 

@@ -1,7 +1,9 @@
 """How each emulated provider differs: thinking switch, reasoning field, usage shape, chunk shape.
 
-Sources (checked 2026-11; DeepSeek re-checked 2026-12: V4 models, thinking on by default): vLLM OpenAI server protocol (`reasoning` replaced `reasoning_content`
-in deltas; usage with `prompt_tokens_details`), SGLang OpenAI API docs (`chat_template_kwargs`,
+Sources (checked 2026-11; DeepSeek re-checked 2026-12: V4 models, thinking on by default): vLLM
+OpenAI server protocol (`reasoning` replaced `reasoning_content` in deltas; usage with
+`prompt_tokens_details`; the rest of its wire format in `wire.py`, checked against a real vLLM by
+the contract tests), SGLang OpenAI API docs (`chat_template_kwargs`,
 `reasoning_content`), DeepSeek API docs (`prompt_cache_hit_tokens`/`prompt_cache_miss_tokens`,
 `completion_tokens_details.reasoning_tokens`, usage on the final chunk, `system_fingerprint`),
 Novita (`enable_thinking`, on by default for DeepSeek V3.x), Fireworks (`reasoning_effort`).
@@ -12,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from backends.emulator.wire import PlainWire, VllmWire, WireFormat
 
 __all__ = ["Profile", "PROFILES"]
 
@@ -47,6 +51,16 @@ def _openai_usage(prompt: int, cached: int, completion: int, reasoning: int) -> 
 
 
 def _vllm_usage(prompt: int, cached: int, completion: int, reasoning: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "total_tokens": prompt + completion,
+        "completion_tokens": completion,
+        "prompt_tokens_details": {"cached_tokens": cached} if cached else None,
+        "completion_tokens_details": {"reasoning_tokens": reasoning},
+    }
+
+
+def _sglang_usage(prompt: int, cached: int, completion: int, reasoning: int) -> dict[str, Any]:
     return {
         "prompt_tokens": prompt,
         "total_tokens": prompt + completion,
@@ -91,18 +105,18 @@ class Profile:
     system_fingerprint: str | None = None
     metrics_prefix: str | None = None  # vllm / sglang serve /metrics
     extra_choice_fields: tuple[tuple[str, Any], ...] = (("logprobs", None),)
+    wire: WireFormat = PlainWire()  # what the provider's server adds around the OpenAI core
 
 
 PROFILES: dict[str, Profile] = {
     "vllm": Profile(
         name="vllm", default_model="deepseek-ai/DeepSeek-V3.2", owned_by="vllm",
         thinking_requested=_template_thinking, reasoning_field="reasoning", usage=_vllm_usage,
-        usage_on_final_chunk=False, cache_block_tokens=16, metrics_prefix="vllm",
-        extra_choice_fields=(("logprobs", None), ("stop_reason", None)),
+        usage_on_final_chunk=False, cache_block_tokens=16, metrics_prefix="vllm", wire=VllmWire("reasoning"),
     ),
     "sglang": Profile(
         name="sglang", default_model="deepseek-ai/DeepSeek-V3.2", owned_by="sglang",
-        thinking_requested=_template_thinking, reasoning_field="reasoning_content", usage=_vllm_usage,
+        thinking_requested=_template_thinking, reasoning_field="reasoning_content", usage=_sglang_usage,
         usage_on_final_chunk=False, cache_block_tokens=1, metrics_prefix="sglang",
         extra_choice_fields=(("logprobs", None), ("matched_stop", None)),
     ),

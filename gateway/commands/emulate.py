@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fail-mode", choices=FAIL_MODES, default="500")
     p.add_argument("--slow-ms", type=float, default=200.0, help="extra delay per token in fail mode slow")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-model-len", type=int, default=None,
+                   help="context window in tokens; longer prompts get vLLM's 400 (default: DeepSeek-V3.2's 163840)")
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=run)
 
@@ -86,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--ttft-ms and --tpot-ms must not be negative")
     if args.max_concurrency is not None and args.max_concurrency < 1:
         raise CliError("--max-concurrency must be at least 1")
+    if args.max_model_len is not None and args.max_model_len < 1:
+        raise CliError("--max-model-len must be at least 1")
 
     import uvicorn
 
@@ -96,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         max_concurrency=None if deployment is not None else args.max_concurrency, fail_rate=args.fail_rate,
         fail_mode=args.fail_mode, slow_ms=args.slow_ms, seed=args.seed, planner=deployment, time_scale=args.time_scale,
     )
+    if args.max_model_len is not None:
+        config.max_model_len = args.max_model_len
     app = create_app(config)
     timing = (f"timed by the planner: {deployment.label}, time scale {args.time_scale:g}" if deployment is not None else
               f"ttft {ttft_ms:g} ms, tpot {tpot_ms:g} ms, max concurrency {args.max_concurrency or 'unbounded'}")

@@ -24,6 +24,7 @@ def emulators(servers):
         "fireworks": servers.emulator("fireworks"),
         "deepseek": servers.emulator("deepseek"),
         "queued": servers.emulator("vllm", "--max-concurrency", "1", "--ttft-ms", "400", "--tpot-ms", "1", name="queued"),
+        "short": servers.emulator("vllm", "--max-model-len", "64", name="short"),
     }
 
 
@@ -51,7 +52,7 @@ def test_vllm_reports_reasoning_in_its_newer_field_only_when_its_template_switch
     on = _chat(emulators["vllm"], chat_template_kwargs={"thinking": True}, max_tokens=10)["choices"][0]["message"]
     assert on["reasoning"] and "reasoning_content" not in on
     off = _chat(emulators["vllm"], reasoning_effort="high", max_tokens=10)["choices"][0]["message"]  # not vLLM's switch
-    assert "reasoning" not in off
+    assert off["reasoning"] is None  # vLLM 0.32 sends the field, null, when nothing was reasoned
 
 
 def test_vllm_chunks_and_separate_usage_chunk(emulators):
@@ -151,10 +152,40 @@ def test_bad_requests_are_rejected_like_the_provider_would(emulators):
     assert response.status_code == 400 and "messages" in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(("body", "param", "start"), [
+    ({"messages": [{"role": "user", "content": "hello there " * 40}]}, "input_tokens", "This model's maximum context length is 64 tokens."),
+    ({"messages": HELLO, "max_tokens": 65}, "max_tokens", "max_tokens=65 cannot be greater than max_model_len=64."),
+    ({"messages": HELLO, "temperature": -0.5}, "temperature", "temperature must be non-negative, got -0.5."),
+])
+def test_vllm_400s_name_the_parameter_as_vllm_does(emulators, body, param, start):
+    response = httpx.post(f"{emulators['short'].v1}/chat/completions", json={"model": "m", **body})
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["code"] == 400 and error["type"] == "BadRequestError"
+    assert error["param"] == param and error["message"].startswith(start)
+    assert f"(parameter={param}, value=" in error["message"]
+
+
+def test_vllm_wire_format_has_vllms_placeholders_fingerprint_and_usage_places(emulators):
+    answer = _chat(emulators["short"], max_tokens=3)
+    assert answer["system_fingerprint"].startswith("vllm-") and answer["kv_transfer_params"] is None
+    message = answer["choices"][0]["message"]
+    assert (message["refusal"], message["reasoning"], answer["choices"][0]["token_ids"]) == (None, None, None)
+    assert answer["usage"]["completion_tokens_details"] == {"reasoning_tokens": 0}
+    events = _stream_events(emulators["short"], max_tokens=3, stream_options={"include_usage": True})
+    role, finish, usage = events[0], events[-2], events[-1]
+    assert "stop_reason" not in role["choices"][0] and role["prompt_token_ids"] is None
+    assert finish["choices"][0]["delta"] == {"content": ""} and "system_fingerprint" not in finish
+    assert usage["system_fingerprint"] == answer["system_fingerprint"] and "prompt_tokens_details" not in usage["usage"]
+    assert "system_fingerprint" in _stream_events(emulators["short"], max_tokens=3)[-1]  # no usage chunk: on the finish
+    card = httpx.get(f"{emulators['short'].v1}/models").json()["data"][0]
+    assert card["max_model_len"] == 64 and card["root"] == card["id"] and card["permission"][0]["object"] == "model_permission"
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
         (["--fail-rate", "2"], "--fail-rate must be between 0 and 1"),
+        (["--max-model-len", "0"], "--max-model-len must be at least 1"),
         (["--planner-model", "deepseek-v3.2"], "go together"),
         (["--ttft-ms", "5", "--planner-model", "a", "--planner-gpu", "h200", "--planner-gpus", "8"], "not both"),
     ],
