@@ -30,7 +30,8 @@ backends:
     type: deepseek
     base_url: http://127.0.0.1:9/v1
     api_key: sk-not-used
-    model: deepseek-chat
+    model: deepseek-v4-flash
+    family: deepseek-v4-flash
     price: {input_usd_per_mtok: 0.28, cached_input_usd_per_mtok: 0.028, output_usd_per_mtok: 0.42}
     simulate: {ttft_ms: 400, tpot_ms: 20}
 models:

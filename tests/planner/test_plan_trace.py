@@ -54,8 +54,12 @@ def test_everything_managed_is_billed_at_the_providers_prices_scaled_to_a_month(
 
 
 def test_the_managed_provider_is_the_cheapest_whose_default_latency_meets_the_slo():
-    prices = [p.model_copy(update={"input_usd_per_mtok": 0.01, "output_usd_per_mtok": 0.01}) if p.provider == "deepseek" else p
-              for p in managed_prices("deepseek-v3.2")]  # make DeepSeek's API the cheapest; its default TTFT is 2.2 s
+    # A what-if row (as a --prices file gives): a `deepseek`-type provider serving V3.2 cheapest of all,
+    # at that type's documented default TTFT of 2.2 s (DeepSeek's own API serves only V4 since 2026-04).
+    novita = next(p for p in managed_prices("deepseek-v3.2") if p.provider == "novita")
+    cheapest_but_slow = novita.model_copy(update={
+        "provider": "deepseek", "input_usd_per_mtok": 0.01, "output_usd_per_mtok": 0.01, "source": "test what-if"})
+    prices = [*managed_prices("deepseek-v3.2"), cheapest_but_slow]
     strict = plan_for_trace(SPEC, BUSY, TracePlanRequest(ttft_p95_ms=1500, gpus=("h200",), candidates=1, max_replicas=1), prices)
     loose = plan_for_trace(SPEC, BUSY, TracePlanRequest(ttft_p95_ms=5000, gpus=("h200",), candidates=1, max_replicas=1), prices)
     assert (strict.managed_provider, loose.managed_provider) == ("novita", "deepseek")
