@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from planner.commands.options import (
-    add_cost_options, add_memory_options, add_model_options, add_workload_options, gpus_value,
+    add_cost_options, add_expert_options, add_memory_options, add_model_options, add_prefill_pool_options,
+    add_workload_options, gpus_value, prefill_pool_fields,
 )
 
 __all__ = ["register", "run", "render_table"]
@@ -25,11 +26,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ep", type=int, default=1, help="expert-parallel size")
     parser.add_argument("--dp-attention", action="store_true",
                         help="DP ranks share one MoE across tp x dp GPUs (SGLang --enable-dp-attention)")
+    add_expert_options(parser)
+    parser.add_argument("--role", choices=("aggregated", "prefill", "decode"), default="aggregated",
+                        help="estimate one pool of a prefill/decode-disaggregated deployment (default: aggregated)")
+    add_prefill_pool_options(parser)
     add_memory_options(parser)
     add_workload_options(parser)
     load = parser.add_mutually_exclusive_group()
     load.add_argument("--concurrency", type=int, help="requests in flight (default: as many as fit)")
     load.add_argument("--rps", type=float, help="arrival rate in requests per second (open loop, with queueing)")
+    parser.add_argument("--num-prompts", dest="benchmark_prompts", type=int, metavar="N",
+                        help="replay a benchmark of N prompts step by step (with --concurrency clients or --rps)")
     parser.add_argument("--tokens-per-day", type=float, help="traffic for the cost comparison (default: capacity x utilisation)")
     add_cost_options(parser)
     parser.add_argument("--profile", dest="profile_path", metavar="FILE",
@@ -50,6 +57,7 @@ def _request(args: argparse.Namespace):
 
             raise PlannerInputError(f"--{flag} must be at least 1, got {value}")
     fields = {name: getattr(args, name) for name in EstimateRequest.model_fields if hasattr(args, name)}
+    fields["prefill_pool"] = prefill_pool_fields(args)
     return EstimateRequest(**fields)
 
 
@@ -76,6 +84,8 @@ def _plot(request, report, path: str) -> None:
 
     if report.cost is None or report.performance is None:
         raise PlannerInputError(f"nothing to plot: {report.memory.reason}")
+    if report.disaggregation is not None or request.role != "aggregated":
+        raise PlannerInputError("--plot draws an aggregated deployment; drop --role and --prefill-*")
     d = report.deployment
     pinned = request.model_copy(update={"gpus": d.gpus, "tp": d.tp, "pp": d.pp, "dp": d.dp, "ep": d.ep,
                                         "dp_attention": d.dp_attention, "rps": None})
@@ -127,6 +137,20 @@ def render_table(report) -> str:
         ]
         if perf.note:
             rows.append(("note", perf.note))
+    if report.workload.role == "prefill" and perf is not None:
+        rows = [r for r in rows if r[0] not in ("TPOT", "output throughput")]
+        rows.append(("prefill pool", f"{perf.prefill_tokens_per_s:,.0f} prompt tok/s ({perf.prefill_tokens_per_s_per_gpu:,.0f} per GPU), "
+                                     f"{perf.max_requests_per_s:,.2f} prompts/s at full load"))
+    dis = report.disaggregation
+    if dis is not None:
+        p, dd = dis.prefill, dis.decode
+        rows += [
+            ("disaggregated", f"{dis.ratio}: prefill {p.instances} x ({p.deployment.gpus} x {p.deployment.gpu} {p.deployment.layout}), "
+                              f"decode {dd.instances} x ({dd.deployment.gpus} x {dd.deployment.gpu} {dd.deployment.layout}), {dis.gpus} GPUs"),
+            ("prefill pool", f"{p.prefill_tokens_per_s:,.0f} prompt tok/s at full load, {p.utilization:.0%} used"),
+            ("KV hand-off", f"{dis.kv_bytes_per_request / 1e6:,.1f} MB per request, {dis.kv_transfer_ms:,.1f} ms"),
+            ("bottleneck", f"{dis.bottleneck} pool (capacity {dis.max_requests_per_s:,.2f} req/s)"),
+        ]
     if cost is not None:
         rows += [
             ("GPU price", f"${cost.gpu_hourly_usd:.2f}/GPU-hour"),

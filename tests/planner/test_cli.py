@@ -112,7 +112,7 @@ def _write_profile(path, hbm_bandwidth_bytes_per_s: float, bf16_tflops: float, f
 
 
 def test_profile_feeds_measured_figures_into_the_estimate(tmp_path):
-    args = ("estimate", "--gpu", "h200", "--gpus", "8", "--concurrency", "1", "--json")
+    args = ("estimate", "--gpu", "h200", "--gpus", "8", "--concurrency", "128", "--json")
     datasheet = json.loads(planner(*args).stdout)["performance"]
     # A device measuring the typical microbenchmark share of the H200 datasheet (4.8 TB/s x 0.90
     # copied; 989.4 / 1978.9 TFLOPs x 0.75 in GEMMs) is a typical H200: the estimate is unchanged.
@@ -121,7 +121,8 @@ def test_profile_feeds_measured_figures_into_the_estimate(tmp_path):
     as_typical = json.loads(planner(*args, "--profile", str(typical)).stdout)["performance"]
     assert as_typical["tpot_ms"] == pytest.approx(datasheet["tpot_ms"], rel=1e-3)
     assert as_typical["ttft_ms"] == pytest.approx(datasheet["ttft_ms"], rel=1e-3)
-    # Half the bandwidth and compute of a typical device: every step is slower.
+    # Half the bandwidth and compute of a typical device: every step is slower (at a batch big enough
+    # for bandwidth and compute, not fixed per-layer costs, to set the step).
     slow = tmp_path / "slow.json"
     _write_profile(slow, 4.8e12 * 0.45, 989.4 * 0.375, 1978.9 * 0.375)
     as_slow = json.loads(planner(*args, "--profile", str(slow)).stdout)["performance"]
