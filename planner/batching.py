@@ -42,7 +42,7 @@ latency, not throughput."""
 MAX_PREFILL_SHARE = 0.98
 """Prefill may take at most this share of a rank's time; at the limit decode barely advances."""
 
-_BISECTION_ROUNDS = 40
+_BISECTION_ROUNDS = 30
 
 
 class Workload(BaseModel):

@@ -15,6 +15,7 @@ Each collective costs a fixed latency plus its bytes over the slowest link it cr
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from planner.deployment import Deployment
 from planner.gpu_spec import GpuSpec
@@ -94,6 +95,7 @@ def alltoall_s(buffer_bytes: float, group_size: int, gpu: GpuSpec, dep: Deployme
     return A2A_LATENCY_S + buffer_bytes * (group_size - 1) / group_size / bandwidth
 
 
+@lru_cache(maxsize=1024)
 def _deepep_ll_bandwidth(ep: int, which: int) -> float:
     sizes = sorted(DEEPEP_LOW_LATENCY_GB_S)
     if ep <= sizes[0]:

@@ -124,8 +124,9 @@ class _Group:
                round(prefill), round(attended, -1))
         value = self._cache.get(key)
         if value is None:
-            shape = StepShape(decode_seqs=decode, decode_context_tokens=context, draft_tokens=self.run.mtp,
-                              prefill_tokens=prefill, prefill_attended_tokens=attended)
+            shape = StepShape.model_construct(decode_seqs=float(decode), decode_context_tokens=float(context),
+                                              draft_tokens=self.run.mtp, prefill_tokens=float(prefill),
+                                              prefill_attended_tokens=float(attended))
             value = step_time(self.spec, self.gpu, self.dep, self.engine, shape, frontend=False).total_s
             self._cache[key] = value
         return value

@@ -273,7 +273,36 @@ def _layers_s(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProf
 
 def step_time(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, shape: StepShape,
               *, frontend: bool = True) -> StepTime:
-    """Seconds of one step of one DP rank processing `shape` (all pipeline stages, MTP drafting included)."""
+    """Seconds of one step of one DP rank processing `shape` (all pipeline stages, MTP drafting included).
+
+    With `frontend`, the step lasts at least as long as the API server needs to stream its tokens.
+    """
+    key = (id(spec), id(gpu), id(dep), id(engine), shape.decode_seqs, shape.decode_context_tokens, shape.draft_tokens,
+           shape.prefill_tokens, shape.prefill_attended_tokens)
+    hit = _STEP_CACHE.get(key)
+    if hit is not None and hit[0] is spec and hit[1] is gpu and hit[2] is dep and hit[3] is engine:
+        gpu_time = hit[4]
+    else:
+        if len(_STEP_CACHE) >= _STEP_CACHE_SIZE:
+            _STEP_CACHE.clear()
+        gpu_time = _gpu_step(spec, gpu, dep, engine, shape)
+        _STEP_CACHE[key] = (spec, gpu, dep, engine, gpu_time)
+    if not (frontend and shape.decode_seqs):
+        return gpu_time
+    ranks_per_server = dep.dp if dep.dp_attention else 1
+    streaming = shape.decode_seqs * ranks_per_server * engine.frontend_token_s
+    return gpu_time.model_copy(update={"frontend_s": streaming, "total_s": max(gpu_time.total_s, streaming)})
+
+
+_STEP_CACHE: dict[tuple, tuple] = {}
+"""GPU step times by the identity of their inputs (held in the entry, so an id cannot be reused while
+it is cached) and the step's shape: a plan search asks for the same steps many times, and hashing the
+pydantic models field by field would cost more than the lookup saves."""
+_STEP_CACHE_SIZE = 200_000
+
+
+def _gpu_step(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, shape: StepShape) -> StepTime:
+    """The GPU side of `step_time`."""
     p = _profile(spec, dep)
     r = _Rates(gpu, dep, engine)
     stages = p.stages
@@ -304,18 +333,15 @@ def step_time(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProf
         head = _roofline(p.lm_head_bytes, 2.0 * _padded(shape.decode_seqs) * p.lm_head_params, r.bandwidth, r.gemm_peak)
         draft = shape.draft_tokens * (g + m + a + c + head + engine.layer_overhead_s)
     total = gemm + moe + attention + comm + overhead + draft
-    streaming = 0.0
-    if frontend and shape.decode_seqs:
-        ranks_per_server = dep.dp if dep.dp_attention else 1
-        streaming = shape.decode_seqs * ranks_per_server * engine.frontend_token_s
     return StepTime(gemm_s=gemm, moe_s=moe, attention_s=attention, comm_s=comm, overhead_s=overhead, draft_s=draft,
-                    frontend_s=streaming, total_s=max(total, streaming))
+                    frontend_s=0.0, total_s=total)
 
 
 def decode_step_s(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, seqs: float,
                   context_tokens: float, draft_tokens: int = 0, *, frontend: bool = True) -> float:
     """Seconds of a decode-only step for `seqs` sequences of `context_tokens` each on one DP rank."""
-    shape = StepShape(decode_seqs=seqs, decode_context_tokens=context_tokens, draft_tokens=draft_tokens)
+    shape = StepShape.model_construct(decode_seqs=float(seqs), decode_context_tokens=float(context_tokens),
+                                      draft_tokens=draft_tokens, prefill_tokens=0.0, prefill_attended_tokens=0.0)
     return step_time(spec, gpu, dep, engine, shape, frontend=frontend).total_s
 
 
@@ -323,5 +349,6 @@ def prefill_step_s(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: Engin
                    attended_tokens: float | None = None) -> float:
     """Seconds of a prefill-only step of `tokens` prompt tokens (default: one whole prompt, attending tokens/2)."""
     attended = tokens / 2 if attended_tokens is None else attended_tokens
-    shape = StepShape(prefill_tokens=tokens, prefill_attended_tokens=attended)
+    shape = StepShape.model_construct(decode_seqs=0.0, decode_context_tokens=0.0, draft_tokens=0,
+                                      prefill_tokens=float(tokens), prefill_attended_tokens=float(attended))
     return step_time(spec, gpu, dep, engine, shape, frontend=False).total_s

@@ -76,11 +76,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plot(request, report, path: str) -> None:
-    """Cost against traffic (one replica = this deployment) and a concurrency sweep of this deployment."""
-    from planner.estimate import run_estimate
+    """Monthly cost from 1M to 100B tokens/day of the cheapest plan on this GPU and engine that is at least
+    as fast per token as this deployment, against every managed API; and a concurrency sweep of it."""
+    from planner.breakeven import break_even
+    from planner.estimate import resolve_model, run_estimate
     from planner.errors import PlannerInputError
-    from planner.plot import ThroughputCurve, ThroughputPoint, ThroughputSeries, cost_curve, render_plot
+    from planner.plot import ThroughputCurve, ThroughputPoint, ThroughputSeries, render_plot
     from planner.prices import managed_prices
+    from planner.search import PlanRequest
 
     if report.cost is None or report.performance is None:
         raise PlannerInputError(f"nothing to plot: {report.memory.reason}")
@@ -88,7 +91,7 @@ def _plot(request, report, path: str) -> None:
         raise PlannerInputError("--plot draws an aggregated deployment; drop --role and --prefill-*")
     d = report.deployment
     pinned = request.model_copy(update={"gpus": d.gpus, "tp": d.tp, "pp": d.pp, "dp": d.dp, "ep": d.ep,
-                                        "dp_attention": d.dp_attention, "rps": None})
+                                        "dp_attention": d.dp_attention, "rps": None, "benchmark_prompts": None})
     points = []
     concurrency, top = 1, report.performance.max_batch_per_dp_rank * d.dp
     while concurrency <= top:
@@ -97,13 +100,15 @@ def _plot(request, report, path: str) -> None:
                                       output_tokens_per_s_per_gpu=perf.output_tokens_per_s_per_gpu))
         concurrency *= 2
     label = f"{d.gpus} x {d.gpu} {d.layout}"
-    workload = report.workload
-    curve = cost_curve(
-        report.cost.monthly_usd, report.cost.capacity_tokens_per_day,
-        managed_prices(report.model.name, request.prices_path),
-        input_share=workload.input_len / (workload.input_len + workload.output_len),
-        cache_hit_rate=request.cache_hit_rate, label=label,
+    plan = PlanRequest(
+        input_len=request.input_len, output_len=request.output_len, requests_per_s=1.0,
+        tpot_ms=max(report.performance.tpot_ms, 1e-3), gpus=(d.gpu,), engines=(request.engine,),
+        kv_dtype=d.kv_dtype, gpu_memory_utilization=d.gpu_memory_utilization,
+        gpu_hourly_usd={d.gpu: report.cost.gpu_hourly_usd},
+        cached_input_tokens=round(request.input_len * request.cache_hit_rate),
     )
+    spec = resolve_model(request)
+    curve = break_even(spec, plan, managed_prices(report.model.name, request.prices_path), request.cache_hit_rate).cost_curve()
     render_plot(path, curve, ThroughputCurve(series=[ThroughputSeries(label=label, points=points)]))
 
 

@@ -141,7 +141,7 @@ def test_plan_prints_ranked_rows_and_managed_options():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("plan",), "one of the arguments --rps --tokens-per-day is required"),
+        (("plan",), "give the traffic: --rps, --tokens-per-day, or --break-even"),
         (("plan", "--rps", "1", "--tokens-per-day", "1e9"), "not allowed with argument"),
         (("plan", "--rps", "-1"), "--rps must be positive"),
         (("plan", "--rps", "1", "--gpu", "h100,h200", "--gpu-hourly-usd", "2"), "needs exactly one --gpu"),
@@ -167,3 +167,24 @@ def test_rps_above_capacity_is_reported_as_overload():
     report = json.loads(planner("estimate", "--gpus", "8", "--rps", "500", "--json").stdout)
     assert report["performance"]["overloaded"] is True
     assert "exceeds capacity" in report["performance"]["note"]
+
+
+def test_plan_break_even_prints_decades_and_a_verdict_per_provider():
+    result = planner("plan", "--gpu", "h200", "--input-len", "2000", "--output-len", "500", "--tpot-ms", "60",
+                     "--ttft-p95-ms", "5000", "--break-even")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[2:8]] == ["1M", "10M", "100M", "1B", "10B", "100B"]
+    assert sum("tokens/day" in line and line.startswith("  ") for line in lines) == 3  # one per catalog provider
+
+
+def test_estimate_role_and_prefill_pool_flags():
+    decode = json.loads(planner("estimate", "--gpus", "8", "--tp", "1", "--dp", "8", "--ep", "8", "--dp-attention",
+                                "--max-model-len", "8192", "--role", "decode", "--concurrency", "256", "--json").stdout)
+    assert decode["workload"]["role"] == "decode" and decode["disaggregation"] is None
+    both = json.loads(planner("estimate", "--gpus", "8", "--tp", "1", "--dp", "8", "--ep", "8", "--dp-attention",
+                              "--max-model-len", "8192", "--prefill-gpus", "8", "--prefill-tp", "8",
+                              "--prefill-instances", "2", "--json").stdout)
+    assert both["disaggregation"]["ratio"] == "2P1D" and both["disaggregation"]["gpus"] == 24
+    bad = planner("estimate", "--prefill-tp", "8")
+    assert bad.returncode == 2 and "--prefill-tp needs --prefill-gpus" in bad.stderr
