@@ -26,7 +26,7 @@ from planner.disaggregation import DisaggregatedEstimate
 from planner.engine import engine_profile
 from planner.errors import PlannerInputError
 from planner.gpu_spec import GpuSpec
-from planner.layout import auto_gpu_counts, build_deployment, default_layout
+from planner.layout import auto_gpu_counts, build_deployment
 from planner.memory import MemoryEstimate, estimate_memory
 from planner.model_spec import ModelSpec
 from planner.params import param_counts
@@ -216,8 +216,7 @@ def _choose_deployment(spec: ModelSpec, gpu: GpuSpec, req: EstimateRequest) -> t
         return dep, estimate_memory(spec, gpu, dep, req.input_len, req.output_len, mtp_loaded)
     last: tuple[Deployment, MemoryEstimate] | None = None
     for count in auto_gpu_counts(gpu.gpus_per_node):
-        tp, pp, dp = default_layout(spec, count, gpu.gpus_per_node)
-        dep = build_deployment(spec, gpu, count, tp, pp, dp, **fields)
+        dep = build_deployment(spec, gpu, count, None, None, None, **fields)
         memory = estimate_memory(spec, gpu, dep, req.input_len, req.output_len, mtp_loaded)
         last = (dep, memory)
         if memory.fits:

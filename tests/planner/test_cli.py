@@ -36,7 +36,8 @@ def test_estimate_json_has_every_contract_key():
     for section, keys in CONTRACT.items():
         assert keys <= set(report[section]), section
     assert report["model"]["total_params"] == pytest.approx(685.4e9, rel=0.001)
-    assert report["deployment"] | {} and report["deployment"]["tp"] == 8
+    dep = report["deployment"]  # DeepSeek-V3.2 on one node: the recipes' DP8 + EP8
+    assert (dep["tp"], dep["dp"], dep["ep"], dep["dp_attention"]) == (1, 8, 8, True)
     assert report["memory"]["kv_bytes_per_token"] == 61 * 788 and report["memory"]["fits"] is True
     assert {m["provider"] for m in report["cost"]["managed"]} >= {"deepseek", "fireworks", "novita"}
 
