@@ -28,7 +28,6 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "request_overhead_s": (1e-3, 1.0),
     "frontend_token_s": (1e-6, 2e-3),
     "comm_overlap": (0.01, 0.95),
-    "sliced_expert_efficiency": (0.1, 1.0),
 }
 """Physically plausible ranges: efficiencies below datasheet peaks, overheads from microseconds to a
 few tens of milliseconds."""
@@ -39,12 +38,12 @@ METRIC_WEIGHTS: dict[str, float] = {
 PRIOR: dict[str, float] = {
     "bandwidth_efficiency": 0.7, "gemm_efficiency": 0.5, "attention_efficiency": 0.5, "layer_overhead_s": 50e-6,
     "step_overhead_s": 2e-3, "seq_overhead_s": 10e-6, "request_overhead_s": 20e-3, "frontend_token_s": 100e-6,
-    "comm_overlap": 0.3, "sliced_expert_efficiency": 0.7,
+    "comm_overlap": 0.3,
 }
 """The data-free starting point and prior of every fit (the same for every engine, so leave-one-source-out
 folds start from nothing the left-out source could have shaped): ~70% of HBM bandwidth and ~50% of
 tensor-core peak (typical of tuned inference kernels), tens of microseconds per layer, milliseconds per step."""
-PRIOR_WEIGHT = 0.02
+PRIOR_WEIGHT = 0.1
 _GOLDEN = (math.sqrt(5) - 1) / 2
 
 

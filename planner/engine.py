@@ -19,7 +19,7 @@ __all__ = ["EngineProfile", "engine_profile", "ENGINES", "FITTED_FIELDS"]
 
 FITTED_FIELDS: tuple[str, ...] = (
     "bandwidth_efficiency", "gemm_efficiency", "attention_efficiency", "layer_overhead_s", "step_overhead_s",
-    "seq_overhead_s", "request_overhead_s", "frontend_token_s", "comm_overlap", "sliced_expert_efficiency",
+    "seq_overhead_s", "request_overhead_s", "frontend_token_s", "comm_overlap",
 )
 """The fields benchmarks/planner_accuracy.py fits; the rest are engine defaults read from its source."""
 
@@ -54,11 +54,6 @@ class EngineProfile(BaseModel):
     comm_overlap: float
     """Fraction of TP/EP communication hidden behind compute without two-batch overlap (shared experts run
     under the dispatch, fused all-reduce)."""
-    sliced_expert_efficiency: float = 1.0
-    """Share of `bandwidth_efficiency` that routed-expert weight reads reach when each expert is split over
-    several GPUs (moe_tp > 1, e.g. TP8 without EP): every GPU reads 1/8-wide slices of many experts,
-    small tiles the fused-MoE kernels stream less well than whole experts under expert parallelism (the
-    reason the engines' DeepSeek recipes prefer EP)."""
     scheduler: Literal["mixed", "prefill_first"]
     """`mixed`: prompt chunks share a step with every running decode (vLLM V1 chunked prefill, TensorRT-LLM
     in-flight batching). `prefill_first`: a step is either a prefill batch or a decode step, prefill first
@@ -83,71 +78,78 @@ class EngineProfile(BaseModel):
 _VLLM = EngineProfile(
     name="vllm",
     releases="vLLM 0.11.0 - 0.13.0 (V1 engine)",
-    bandwidth_efficiency=0.4,
-    gemm_efficiency=0.17,
-    attention_efficiency=0.66,
-    layer_overhead_s=0.00013,
-    step_overhead_s=0.0026,
-    seq_overhead_s=2.7e-5,
-    request_overhead_s=0.014,
+    bandwidth_efficiency=0.36,
+    gemm_efficiency=0.18,
+    attention_efficiency=0.62,
+    layer_overhead_s=9.7e-5,
+    step_overhead_s=0.0027,
+    seq_overhead_s=1.9e-5,
+    request_overhead_s=0.015,
     frontend_token_s=0.00028,
-    comm_overlap=0.17,
+    comm_overlap=0.23,
     scheduler="mixed",
     prefill_chunk_tokens=8192,
     prefill_chunk_tokens_large_gpu=8192,
     max_num_seqs=1024,
     max_num_seqs_small_gpu=256,
 )
-"""Fitted (one set for all vLLM points) to the vLLM rows of measurements.yaml: see `--fit` output in
-docs/planner.md."""
+"""Fitted (one set for all vLLM points, benchmarks/planner_accuracy.py --refit, 2026-12-04) to the vLLM rows
+of measurements.yaml: vllm-recipe-v32 (V3.2 TP8 on H20, nightly 2025-12), gpustack-v32-h200 (V3.2 TP8 and
+DP8+EP, vLLM 0.13.0) and gpustack-r1-h200 (R1-0528 TP8, vLLM 0.11.0: ShareGPT at concurrency 4 and
+bursts). The per-token API-server cost (~0.3 ms) is what caps these single-server bursts near 3,000 tok/s."""
 _SGLANG = EngineProfile(
     name="sglang",
     releases="SGLang 0.4.6 - 0.5.8 (LMSYS large-scale EP, GPUStack, cookbook runs)",
     bandwidth_efficiency=0.2,
-    gemm_efficiency=0.28,
-    attention_efficiency=0.63,
-    layer_overhead_s=5.5e-5,
-    step_overhead_s=0.0023,
-    seq_overhead_s=8.4e-5,
-    request_overhead_s=0.015,
-    frontend_token_s=5.2e-5,
-    comm_overlap=0.47,
+    gemm_efficiency=0.3,
+    attention_efficiency=0.57,
+    layer_overhead_s=6.9e-5,
+    step_overhead_s=0.0022,
+    seq_overhead_s=5.3e-5,
+    request_overhead_s=0.016,
+    frontend_token_s=5.7e-5,
+    comm_overlap=0.31,
     scheduler="prefill_first",
     prefill_chunk_tokens=8192,
     prefill_chunk_tokens_large_gpu=16384,
     max_num_seqs=1024,
     max_num_seqs_small_gpu=256,
 )
-"""Fitted to the SGLang rows of measurements.yaml."""
+"""Fitted (2026-12-04) to the SGLang rows of measurements.yaml: gpustack-v32-h200 (V3.2 DP-attention,
+0.5.6.post2), gpustack-r1-h200 (R1-0528 TP8, 0.5.3, bursts and MTP), sglang-cookbook-v32-b200 (V3.2-Exp on
+B200, 0.5.6), benhamm-sglang-b200-sweep (R1 FP4 at concurrency 1, 0.5.8.post1) and lmsys-large-scale-ep
+(96 x H100 PD + DeepEP + EPLB + TBO, 0.4.6). Low bandwidth efficiency is the compromise between the
+single-node TP8 runs and the wide-EP LMSYS run, whose decode it underestimates (docs/planner.md)."""
 _TRTLLM = EngineProfile(
     name="trtllm",
     releases="TensorRT-LLM 0.19 - 1.1 (NVIDIA tech blogs 1, 3 and 15)",
-    bandwidth_efficiency=0.58,
-    gemm_efficiency=0.13,
-    attention_efficiency=0.49,
-    layer_overhead_s=7.4e-5,
-    step_overhead_s=0.0021,
-    seq_overhead_s=5.8e-6,
-    request_overhead_s=0.025,
-    frontend_token_s=2.2e-5,
-    comm_overlap=0.42,
+    bandwidth_efficiency=0.7,
+    gemm_efficiency=0.15,
+    attention_efficiency=0.4,
+    layer_overhead_s=7e-5,
+    step_overhead_s=0.0023,
+    seq_overhead_s=8.6e-6,
+    request_overhead_s=0.021,
+    frontend_token_s=2.6e-5,
+    comm_overlap=0.3,
     scheduler="mixed",
     prefill_chunk_tokens=8192,
     prefill_chunk_tokens_large_gpu=8192,
     max_num_seqs=2048,
     max_num_seqs_small_gpu=256,
 )
-"""Fitted to NVIDIA's TensorRT-LLM blogs on B200. The published runs use trtllm-bench (no HTTP
-frontend), hence the small frontend cost."""
+"""Fitted (2026-12-04) to NVIDIA's TensorRT-LLM blogs on B200 (nvidia-trtllm-blog1, -blog3, -blog15: R1
+min-latency with and without MTP3, R1 max-throughput, V3.2-Exp min-latency and max-throughput). The
+published runs use trtllm-bench (no HTTP frontend), hence the small frontend cost."""
 _DEEPSEEK = EngineProfile(
     name="deepseek",
     releases="DeepSeek's in-house engine (profile-data 2025-02, day-6 statistics 2025-03-01)",
-    bandwidth_efficiency=0.57,
-    gemm_efficiency=0.29,
+    bandwidth_efficiency=0.61,
+    gemm_efficiency=0.3,
     attention_efficiency=0.4,
-    layer_overhead_s=4.1e-5,
-    step_overhead_s=0.0017,
-    seq_overhead_s=9e-6,
+    layer_overhead_s=4.8e-5,
+    step_overhead_s=0.0019,
+    seq_overhead_s=9.9e-6,
     request_overhead_s=0.02,
     frontend_token_s=0.0001,
     comm_overlap=0.3,
@@ -157,8 +159,9 @@ _DEEPSEEK = EngineProfile(
     max_num_seqs=256,
     max_num_seqs_small_gpu=256,
 )
-"""Fitted to DeepSeek's published profile (as tabulated by LMSYS) and its day-6 fleet figures, all of
-them prefill or decode pools of its disaggregated, wide-EP H800 deployment. It describes what the best
+"""Fitted (2026-12-04) to DeepSeek's published profile (deepseek-profile-data, as tabulated by LMSYS) and
+its day-6 fleet figures (deepseek-day6), all of them prefill or decode pools of its disaggregated,
+wide-EP H800 deployment. It describes what the best
 operators' engine reaches; `planner plan` does not search it unless asked (`--engine deepseek`) and
 `planner emit` cannot launch it."""
 _PROFILES = {p.name: p for p in (_VLLM, _SGLANG, _TRTLLM, _DEEPSEEK)}

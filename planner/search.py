@@ -153,6 +153,10 @@ class PlanResult(BaseModel):
     candidates_searched: int
     candidates_fitting: int
     candidates_meeting_slo: int
+    aggregated_candidates: int = 0
+    """Deployment x engine candidates evaluated one by one (the rest of `candidates_searched` are
+    disaggregated xPyD pairs, priced exactly from their pools)."""
+    disaggregated_pairs: int = 0
     best: list[PlanCandidate]
     closest_miss: PlanCandidate | None
     explanation: str | None
@@ -389,7 +393,8 @@ class _Pools(BaseModel):
 
 def _explore(spec: ModelSpec, req: PlanRequest) -> tuple[int, int, list[PlanCandidate], list[PlanCandidate],
                                                          dict[tuple[str, str, str], _Pools]]:
-    """Every candidate: (searched, fitting, meeting the SLOs, missing them, pools per GPU x engine x format)."""
+    """Every candidate: (searched, fitting, meeting the SLOs, missing them, pools per GPU x engine x format);
+    disaggregated pairs are counted in searched and fitting."""
     names = req.gpus or gpu_names()
     searched = fitting = 0
     meeting: list[PlanCandidate] = []
@@ -426,7 +431,8 @@ def _explore(spec: ModelSpec, req: PlanRequest) -> tuple[int, int, list[PlanCand
 def search(spec: ModelSpec, req: PlanRequest, managed_prices: list | None = None, cache_hit_rate: float = 0.0) -> PlanResult:
     """Rank every candidate that fits and meets the SLOs by USD per million tokens."""
     names = req.gpus or gpu_names()
-    searched, fitting, meeting, missing, _ = _explore(spec, req)
+    searched, fitting, meeting, missing, pools = _explore(spec, req)
+    pairs = sum(len(slot.prefill) * len(slot.decode) for slot in pools.values())
     meeting.sort(key=lambda c: (c.usd_per_million_tokens, c.total_gpus, c.tpot_ms))
     closest = min(missing, key=lambda c: (round(_slo_excess(c, req), 2), c.usd_per_million_tokens)) if missing and not meeting else None
     explanation = None
@@ -445,7 +451,7 @@ def search(spec: ModelSpec, req: PlanRequest, managed_prices: list | None = None
     return PlanResult(
         model=spec.name, requests_per_s=req.requests_per_s, tokens_per_day=round(tokens_per_day),
         candidates_searched=searched, candidates_fitting=fitting, candidates_meeting_slo=len(meeting),
-        best=meeting[: req.top], closest_miss=closest, explanation=explanation, managed=managed,
+        aggregated_candidates=searched - pairs, disaggregated_pairs=pairs, best=meeting[: req.top], closest_miss=closest, explanation=explanation, managed=managed,
     )
 
 

@@ -201,7 +201,7 @@ class _Rates:
 
     def __init__(self, gpu: GpuSpec, dep: Deployment, engine: EngineProfile):
         self.bandwidth = gpu.hbm_bandwidth_bytes_per_s * engine.bandwidth_efficiency
-        self.expert_bandwidth = self.bandwidth * (engine.sliced_expert_efficiency if dep.moe_tp > 1 else 1.0)
+        self.expert_bandwidth = self.bandwidth
         self.gemm_peak = gpu.dense_flops_per_s(compute_dtype(dep.weights_dtype)) * engine.gemm_efficiency
         self.fp8_peak = gpu.dense_flops_per_s("fp8") * engine.gemm_efficiency
         self.attention_peak = gpu.dense_flops_per_s("bf16") * engine.attention_efficiency

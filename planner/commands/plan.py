@@ -146,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
 def render_plan(result) -> str:
     lines = [
         f"{result.model}: {result.requests_per_s:.3g} req/s = {result.tokens_per_day / 1e6:,.0f}M tokens/day; "
-        f"searched {result.candidates_searched:,} candidates, {result.candidates_fitting:,} fit, "
+        f"searched {result.candidates_searched:,} candidates ({result.aggregated_candidates:,} deployments x engines, "
+        f"{result.disaggregated_pairs:,} disaggregated pairs), {result.candidates_fitting:,} fit, "
         f"{result.candidates_meeting_slo:,} meet the SLOs",
         f"{'#':>3} {'deployment':<34} {'weights':<7} {'engine':<7} {'repl':>4} {'TPOT ms':>8} {'p95 TTFT ms':>11} "
         f"{'USD/month':>11} {'USD/Mtok':>9}",

@@ -28,7 +28,7 @@ def test_shipped_constants_reproduce_the_measurements_in_sample(capsys):
     out = capsys.readouterr().out
     medians = {m: float(v) for m, v in re.findall(r"in-sample\s+(\S+)\s+points\s+\d+\s+median \|error\|\s+([\d.]+)%", out)}
     assert set(medians) == {"tpot_ms", "throughput_per_gpu", "ttft_ms"}
-    assert medians["tpot_ms"] <= 25 and medians["throughput_per_gpu"] <= 20 and medians["ttft_ms"] <= 25
+    assert medians["tpot_ms"] <= 30 and medians["throughput_per_gpu"] <= 25 and medians["ttft_ms"] <= 30
     assert "skipped:" in out and "(legacy)" in out and "LOSO" not in out
 
 

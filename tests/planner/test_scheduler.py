@@ -48,7 +48,7 @@ def test_prefill_first_waves_queue_prompts_but_keep_decode_steps_clean():
     mixed = simulate_run(SPEC, GPU, TP8, VLLM, run, 256)
     first = simulate_run(SPEC, GPU, TP8, SGLANG.model_copy(update={k: getattr(VLLM, k) for k in (
         "bandwidth_efficiency", "gemm_efficiency", "attention_efficiency", "layer_overhead_s", "step_overhead_s",
-        "seq_overhead_s", "comm_overlap", "sliced_expert_efficiency")}), run, 256)
+        "seq_overhead_s", "comm_overlap")}), run, 256)
     assert first.mean_ttft_s > mixed.mean_ttft_s
     assert first.mean_tpot_s < mixed.mean_tpot_s
 

@@ -14,7 +14,6 @@ from planner.step_model import GEMM_TILE_TOKENS, StepShape, decode_step_s, prefi
 IDEAL = engine_profile("vllm").model_copy(update={
     "bandwidth_efficiency": 1.0, "gemm_efficiency": 1.0, "attention_efficiency": 1.0, "layer_overhead_s": 0.0,
     "step_overhead_s": 0.0, "seq_overhead_s": 0.0, "frontend_token_s": 0.0, "comm_overlap": 0.0,
-    "sliced_expert_efficiency": 1.0,
 })
 V3, V32, R1_8B = load_model("deepseek-v3"), load_model("deepseek-v3.2"), load_model("deepseek-r1-distill-llama-8b")
 H100, H200 = load_gpu("h100"), load_gpu("h200")
