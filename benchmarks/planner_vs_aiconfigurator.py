@@ -12,7 +12,9 @@ planner/data/measurements.yaml whose GPU, model and engine AIConfigurator covers
   (`--batch-size`, capped at its prompts), `--isl/--osl` the point's lengths;
 - decode pools: `--estimate-mode static_gen` at the pool's sequences per rank;
 - prefill pools: `--estimate-mode static_ctx` at the batch's prompts per rank (prompt tokens/s per GPU
-  from its TTFT).
+  from its TTFT);
+- MTP points: `--nextn N --nextn-accepted A-1`, A the accepted tokens per step the planner itself uses
+  (the point's own figure, else NVIDIA's published table): AIConfigurator has no built-in acceptance.
 The planner is shown with its shipped constants (in-sample) and with constants refitted without the
 point's own source (leave-one-source-out, as benchmarks/planner_accuracy.py does), each error against
 the measurement. Points AIConfigurator cannot model are listed with its reason (system, model or engine
@@ -35,6 +37,7 @@ from planner_accuracy import _fit_task  # noqa: E402
 from planner_points import DEFAULT_FILE, Point, load_points, point_deployment, predict  # noqa: E402
 
 from planner.engine import engine_profile  # noqa: E402
+from planner.speculative import accepted_tokens_per_step  # noqa: E402
 
 AIC_VERSION = "0.12.0"
 SYSTEMS = {"h200": "h200_sxm", "b200": "b200_sxm", "h100": "h100_sxm", "a100": "a100_sxm"}
@@ -84,8 +87,9 @@ def aic_arguments(point: Point) -> tuple[list[str] | None, str | None]:
             "--kvcache-quant-mode", "fp8" if point.kv_dtype == "fp8" else "bfloat16"]
     if point.weights == "nvfp4":
         args += ["--gemm-quant-mode", "nvfp4", "--moe-quant-mode", "nvfp4"]
-    if point.mtp:
-        args += ["--nextn", str(point.mtp)]
+    if point.mtp:  # the same acceptance the planner uses: the point's own, else NVIDIA's published table
+        accepted = point.mtp_accepted_tokens or accepted_tokens_per_step(point.mtp)
+        args += ["--nextn", str(point.mtp), "--nextn-accepted", f"{accepted - 1:.3f}"]
     if point.role == "prefill":
         batch = max(1, (point.batch_tokens or 16384) // point.input_len)
         return args + ["--estimate-mode", "static_ctx", "--isl", str(point.input_len), "--osl", "2",
@@ -110,8 +114,10 @@ def run_aiconfigurator(exe: Path, point: Point, args: list[str], timeout_s: floa
     values = {key: float(value.replace(",", "")) for key, value in re.findall(
         r"^\s*(TTFT|TPOT|tokens/s/gpu):\s+([\d,.]+)", text, flags=re.M)}
     if done.returncode != 0 or "TTFT" not in values:
-        lines = [line.strip() for line in text.splitlines() if "rror" in line and "eprecat" not in line]
-        return None, (lines[-1] if lines else f"exit {done.returncode}")[:160]
+        lines = [line.strip() for line in text.splitlines() if line.strip() and "eprecat" not in line
+                 and not line.strip().startswith("sys.exit")]
+        errors = [line for line in lines if "rror" in line]
+        return None, ((errors or lines or [f"exit {done.returncode}"])[-1])[:160]
     dep = point_deployment(point)
     if point.role == "prefill":
         batch = max(1, (point.batch_tokens or 16384) // point.input_len)

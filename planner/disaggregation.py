@@ -145,7 +145,7 @@ def estimate_disaggregated(
         rate = point.batch * decode_ranks / (ttft_at(point.requests_per_s * decode_ranks) + max(output_len - 1, 0) * point.tpot_s)
         if rate > max_rate:
             overloaded, rate = True, max_rate
-            note = f"{concurrency} requests in flight exceed what the {bottleneck} pool serves; they queue"
+            note = f"{round(per_rank * decode_ranks)} requests in flight exceed what the {bottleneck} pool serves; they queue"
     ttft = ttft_at(rate) + point.step_s
     gpus = prefill.gpus * prefill_instances + decode.gpus * decode_instances
     output_tps = rate * output_len

@@ -236,7 +236,8 @@ def evaluate(
         perf = _prefill_pool_performance(spec, gpu, dep, req)
     else:
         load = Workload(input_len=req.input_len, output_len=req.output_len, concurrency=req.concurrency, rps=req.rps,
-                        mtp=req.mtp, disaggregated_decode=req.role == "decode", benchmark_prompts=req.benchmark_prompts)
+                        mtp=req.mtp, disaggregated_decode=req.role == "decode", benchmark_prompts=req.benchmark_prompts,
+                        cached_input_tokens=_cached_tokens(req))
         perf = estimate_performance(spec, gpu, dep, engine, load, memory.kv_tokens_per_dp_rank)
     hourly = req.gpu_hourly_usd if req.gpu_hourly_usd is not None else float(gpu.usd_per_hour.value or 0)
     hourly_source = "--gpu-hourly-usd" if req.gpu_hourly_usd is not None else f"{gpu.usd_per_hour.source} ({gpu.usd_per_hour.date})"
@@ -247,7 +248,9 @@ def evaluate(
     traffic = _traffic(req, perf.requests_per_s, perf.overloaded)
     from planner.prices import managed_prices
 
-    prices = managed_prices(spec.name, req.prices_path)
+    # One pool of a disaggregated deployment serves half of each request: comparing it with a managed API's
+    # price for whole requests would be meaningless, so a --role estimate lists no managed prices.
+    prices = managed_prices(spec.name, req.prices_path) if req.role == "aggregated" else []
     cost = estimate_cost(dep.gpus, hourly, hourly_source, traffic, capacity, perf.prefill_share, req.utilization, prices, req.cache_hit_rate)
     return perf, cost
 
@@ -258,12 +261,14 @@ def _prefill_pool_performance(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, re
     from planner.step_model import prefill_step_s
 
     engine = engine_profile(req.engine)
-    rate, step = prefill_rank_tokens_per_s(spec, gpu, dep, engine, req.input_len)
+    cached = _cached_tokens(req)
+    computed = max(1, req.input_len - cached)
+    rate, step = prefill_rank_tokens_per_s(spec, gpu, dep, engine, req.input_len, cached)
     capacity = rate * dep.dp
-    requests = capacity / req.input_len
+    requests = capacity / computed
     offered = req.rps if req.rps is not None else requests * req.utilization
     u = min(offered / requests, 0.98) if requests else 0.0
-    ttft = engine.request_overhead_s + prefill_step_s(spec, gpu, dep, engine, req.input_len) + u * step / (2 * (1 - u))
+    ttft = engine.request_overhead_s + prefill_step_s(spec, gpu, dep, engine, computed, cached + computed / 2) + u * step / (2 * (1 - u))
     note = None
     if req.rps is not None and req.rps >= requests:
         note = f"offered load {req.rps:g} req/s exceeds the pool's {requests:.3g} prompts/s"
@@ -300,11 +305,18 @@ def _evaluate_disaggregated(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, memo
     day = SECONDS_PER_DAY
     capacity = Traffic(input_tokens_per_day=result.max_requests_per_s * day * req.input_len,
                        output_tokens_per_day=result.max_requests_per_s * day * req.output_len)
-    traffic = _traffic(req, result.requests_per_s, result.overloaded)
+    # With no load given the pools already run at --utilization of their capacity: price that load as it is.
+    given = req if (req.concurrency is not None or req.rps is not None) else req.model_copy(update={"rps": result.requests_per_s})
+    traffic = _traffic(given, result.requests_per_s, result.overloaded)
     prices = managed_prices(spec.name, req.prices_path)
     cost = estimate_cost(result.gpus, hourly_total / result.gpus, source, traffic, capacity,
                          result.prefill.gpus / result.gpus, req.utilization, prices, req.cache_hit_rate)
     return result, perf, cost
+
+
+def _cached_tokens(req: EstimateRequest) -> int:
+    """Prompt tokens per request served from the prefix cache (--cache-hit-rate; plan uses the same)."""
+    return round(req.input_len * req.cache_hit_rate)
 
 
 def _traffic(req: EstimateRequest, requests_per_s: float, overloaded: bool) -> Traffic:
@@ -331,11 +343,16 @@ def _disaggregated(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, memory: Memor
     prefill_memory = estimate_memory(spec, prefill_gpu, prefill, req.input_len, 1)
     if not prefill_memory.fits:
         raise PlannerInputError(f"the prefill pool does not fit: {prefill_memory.reason}")
-    result = estimate_disaggregated(
-        spec, prefill_gpu, prefill, pool.instances, gpu, dep, req.decode_instances, engine_profile(req.engine),
-        req.input_len, req.output_len, memory.kv_tokens_per_dp_rank, concurrency=req.concurrency, rps=req.rps,
-        mtp=req.mtp,
-    )
+    def run(concurrency: int | None, rps: float | None) -> DisaggregatedEstimate:
+        return estimate_disaggregated(
+            spec, prefill_gpu, prefill, pool.instances, gpu, dep, req.decode_instances, engine_profile(req.engine),
+            req.input_len, req.output_len, memory.kv_tokens_per_dp_rank, concurrency=concurrency, rps=rps,
+            mtp=req.mtp, cached_input_tokens=_cached_tokens(req),
+        )
+
+    result = run(req.concurrency, req.rps)
+    if req.concurrency is None and req.rps is None:  # no load given: --utilization of the bottleneck pool's capacity
+        result = run(None, result.max_requests_per_s * req.utilization)
     return result, prefill, prefill_gpu
 
 

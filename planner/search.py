@@ -5,7 +5,8 @@ Candidates:
 - aggregated deployments of 1 to 144 GPUs: TP inside a node, independent TP x DP replicas inside a
   node, PP over up to 4 nodes, and for MoE models DP-attention with experts spread over all GPUs of a
   stage; when experts span nodes (wide EP, the GPU counts DeepSeek and LMSYS used: 16-144), with
-  EPLB, 32 redundant experts and two-batch overlap, as those deployments run;
+  EPLB and 32 redundant experts as those deployments run, with or without two-batch overlap
+  (whichever takes the shorter step for the role: the other is pruned);
 - prefill/decode-disaggregated deployments: every deployment above as a prefill pool and as a decode
   pool, the same GPU type and engine for both, X prefill instances and Y decode instances (xPyD).
 
@@ -44,7 +45,7 @@ from planner.gpu_spec import GpuSpec
 from planner.layout import validate_layout
 from planner.memory import estimate_memory
 from planner.model_spec import ModelSpec
-from planner.step_model import prefill_step_s
+from planner.step_model import StepShape, overlap_gain_s, prefill_step_s
 
 __all__ = ["PlanRequest", "PlanCandidate", "ManagedOption", "PlanResult", "FrontierPoint", "search",
            "candidate_deployments", "cost_frontier", "P95_WAIT_FACTOR", "PLAN_GPU_COUNTS", "WIDE_EP_REDUNDANT_EXPERTS"]
@@ -191,6 +192,7 @@ def _layouts(spec: ModelSpec, gpus: int, per_node: int) -> Iterator[dict[str, ob
             if spec.is_moe and rest > 1:
                 layout: dict[str, object] = {"tp": tp, "pp": 1, "dp": rest, "ep": gpus, "dp_attention": True}
                 if gpus > per_node:
+                    # With and without two-batch overlap: _explore keeps, per role, the one with the shorter step.
                     layout.update(eplb=True, redundant_experts=WIDE_EP_REDUNDANT_EXPERTS, tbo=True)
                 yield layout
         tp *= 2
@@ -391,6 +393,32 @@ class _Pools(BaseModel):
     decode: list[tuple[_DecodePool, float]] = Field(default_factory=list)
 
 
+def _overlap_choice(spec: ModelSpec, gpu: GpuSpec, tbo: Deployment, engine: str, req: PlanRequest,
+                    kv_tokens: int) -> dict[str, bool]:
+    """Per role, whether the two-batch-overlap variant of a wide-EP layout takes the shorter step.
+
+    TBO hides the cross-node all-to-all under the other half-batch's compute but runs every GEMM twice,
+    reading each weight twice: it pays in compute-bound prefill and can lose in memory-bound decode. The
+    two variants need the same memory, so the dominated one is pruned per role by its characteristic
+    step: a decode step at the largest batch (decode pool), a prefill batch (prefill pool), and that
+    decode step plus a prefill chunk (aggregated, chunked prefill).
+    """
+    profile = engine_profile(engine)
+    load = Workload(input_len=req.input_len, output_len=req.output_len, cached_input_tokens=req.cached_input_tokens)
+    batch = float(max(1, max_batch_per_rank(gpu, profile, kv_tokens, load)))
+    context = req.input_len + req.output_len / 2
+    chunk = float(profile.chunk_tokens(gpu.memory_bytes))
+    half = req.input_len / 2
+    shapes = {"aggregated": StepShape.model_construct(decode_seqs=batch, decode_context_tokens=context, draft_tokens=0,
+                                                      prefill_tokens=chunk, prefill_attended_tokens=half)}
+    if req.disaggregated:
+        shapes["decode"] = StepShape.model_construct(decode_seqs=batch, decode_context_tokens=context, draft_tokens=0,
+                                                     prefill_tokens=0.0, prefill_attended_tokens=0.0)
+        shapes["prefill"] = StepShape.model_construct(decode_seqs=0.0, decode_context_tokens=0.0, draft_tokens=0,
+                                                      prefill_tokens=chunk, prefill_attended_tokens=half)
+    return {role: overlap_gain_s(spec, gpu, tbo, profile, shape) < 0 for role, shape in shapes.items()}
+
+
 def _explore(spec: ModelSpec, req: PlanRequest) -> tuple[int, int, list[PlanCandidate], list[PlanCandidate],
                                                          dict[tuple[str, str, str], _Pools]]:
     """Every candidate: (searched, fitting, meeting the SLOs, missing them, pools per GPU x engine x format);
@@ -408,16 +436,22 @@ def _explore(spec: ModelSpec, req: PlanRequest) -> tuple[int, int, list[PlanCand
             memory = estimate_memory(spec, gpu, dep, req.input_len, req.output_len)
             if not memory.fits:
                 continue
+            twin = dep.model_copy(update={"tbo": False}) if dep.tbo else None
+            if twin is not None:
+                searched += len(req.engines)
             for engine in req.engines:
-                fitting += 1
-                candidate = _evaluate(spec, gpu, dep, engine, req, memory.kv_tokens_per_dp_rank, hourly)
+                fitting += 1 + (twin is not None)
+                kv = memory.kv_tokens_per_dp_rank
+                roles = _overlap_choice(spec, gpu, dep, engine, req, kv) if twin is not None else None
+                pick = (lambda role: dep if roles is None or roles.get(role, True) else twin)
+                candidate = _evaluate(spec, gpu, pick("aggregated"), engine, req, kv, hourly)
                 (meeting if candidate.meets_slo else missing).append(candidate)
                 if req.disaggregated and (dep.dp_attention or dep.dp == 1):
                     slot = pools.setdefault((name, engine, dep.weights_dtype), _Pools())
-                    decode = _decode_pool(spec, gpu, dep, engine, req, memory.kv_tokens_per_dp_rank)
+                    decode = _decode_pool(spec, gpu, pick("decode"), engine, req, kv)
                     if decode is not None:
                         slot.decode.append((decode, hourly))
-                    prefill = _prefill_pool(spec, gpu, dep, engine, req, decode.step_s if decode else 0.05)
+                    prefill = _prefill_pool(spec, gpu, pick("prefill"), engine, req, decode.step_s if decode else 0.05)
                     if prefill is not None:
                         slot.prefill.append((prefill, hourly))
     for (_, engine, _), slot in pools.items():

@@ -52,8 +52,8 @@ from planner.model_spec import ModelSpec
 from planner.params import tensor_inventory
 from planner.weights import group_format, matrix_bytes, shard_fraction, stage_layer_counts
 
-__all__ = ["StepShape", "StepTime", "step_time", "decode_step_s", "prefill_step_s", "GEMM_TILE_TOKENS",
-           "DSA_HEAD_BLOCK"]
+__all__ = ["StepShape", "StepTime", "step_time", "decode_step_s", "prefill_step_s", "overlap_gain_s",
+           "GEMM_TILE_TOKENS", "DSA_HEAD_BLOCK"]
 
 GEMM_TILE_TOKENS = 16
 """Rows of the smallest GEMM tile the engines' decode kernels use: vLLM's tuned fused-MoE and
@@ -335,6 +335,27 @@ def _gpu_step(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProf
     total = gemm + moe + attention + comm + overhead + draft
     return StepTime(gemm_s=gemm, moe_s=moe, attention_s=attention, comm_s=comm, overhead_s=overhead, draft_s=draft,
                     frontend_s=0.0, total_s=total)
+
+
+def overlap_gain_s(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, shape: StepShape) -> float:
+    """Seconds two-batch overlap adds to (positive) or saves from (negative) a step of `shape` on `dep`.
+
+    Exactly step_time with tbo=True minus step_time with tbo=False (whatever `dep.tbo` says) for a
+    step without MTP drafting: only MoE layers with communication differ, so one layer of each is
+    evaluated instead of two whole steps (planner.search prunes the slower variant with it).
+    """
+    p = _profile(spec, dep)
+    w = p.moe
+    if not w.moe or shape.decode_seqs + shape.prefill_tokens < 2:
+        return 0.0
+    r = _Rates(gpu, dep, engine)
+    g, m, a, c = _layer_parts(spec, gpu, dep, p, w, r, shape, 1.0)
+    if c <= 0:
+        return 0.0
+    g2, m2, a2, c2 = _layer_parts(spec, gpu, dep, p, w, r, shape, 0.5)
+    with_overlap = 2 * max(g2 + m2 + a2, c2)
+    without = g + m + a + c * (1.0 - engine.comm_overlap)
+    return sum(stage.moe_layers for stage in p.stages) * (with_overlap - without)
 
 
 def decode_step_s(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, seqs: float,

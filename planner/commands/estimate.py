@@ -143,7 +143,7 @@ def render_table(report) -> str:
         if perf.note:
             rows.append(("note", perf.note))
     if report.workload.role == "prefill" and perf is not None:
-        rows = [r for r in rows if r[0] not in ("TPOT", "output throughput")]
+        rows = [r for r in rows if r[0] not in ("load", "TPOT", "output throughput", "prefill capacity")]
         rows.append(("prefill pool", f"{perf.prefill_tokens_per_s:,.0f} prompt tok/s ({perf.prefill_tokens_per_s_per_gpu:,.0f} per GPU), "
                                      f"{perf.max_requests_per_s:,.2f} prompts/s at full load"))
     dis = report.disaggregation
@@ -162,6 +162,13 @@ def render_table(report) -> str:
             ("monthly cost", f"${cost.monthly_usd:,.0f} (730 h)"),
             ("per 1M tokens", f"${cost.usd_per_million_input_tokens or 0:.3f} input, ${cost.usd_per_million_output_tokens or 0:.3f} output at {cost.utilization:.0%} utilisation"),
         ]
+        role = report.workload.role
+        if role == "prefill":
+            rows[-1] = ("per 1M tokens", f"${cost.usd_per_million_input_tokens or 0:.3f} prompt tokens at {cost.utilization:.0%} utilisation")
+        elif role == "decode":
+            rows[-1] = ("per 1M tokens", f"${cost.usd_per_million_output_tokens or 0:.3f} output tokens at {cost.utilization:.0%} utilisation")
+        if role != "aggregated":
+            rows.append(("managed", "not compared: this is one pool; price the whole service with --prefill-gpus (and its --prefill-* layout)"))
         for managed in cost.managed:
             verdict = "self-hosting cheaper" if managed.self_hosting_cheaper else "managed cheaper"
             be = managed.break_even_tokens_per_day

@@ -52,7 +52,7 @@ def add_cost_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--utilization", type=float, default=0.6,
                         help="share of capacity the traffic uses, for cost per token (default 0.6)")
     parser.add_argument("--cache-hit-rate", type=float, default=0.0,
-                        help="share of input tokens billed at a provider's cache-hit price (default 0)")
+                        help="share of prompt tokens found in the prefix cache: billed at a provider's cache-hit price, and not computed by the self-hosted prefill (default 0)")
     parser.add_argument("--prices", dest="prices_path", metavar="FILE", help="YAML file overriding managed prices")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from planner.commands.options import add_model_options
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.9)
     parser.add_argument("--gpu-hourly-usd", type=_csv, default=(),
                         help="USD per GPU-hour: one number with a single --gpu, or NAME=USD pairs")
-    parser.add_argument("--cache-hit-rate", type=float, default=0.0, help="share of input billed at cache-hit prices")
+    parser.add_argument("--cache-hit-rate", type=float, default=0.0, help="share of prompt tokens found in the prefix cache: billed at cache-hit prices, not computed by self-hosted prefill")
     parser.add_argument("--prices", dest="prices_path", metavar="FILE", help="YAML file overriding managed prices")
     parser.add_argument("--no-disaggregated", dest="disaggregated", action="store_false",
                         help="only aggregated deployments (default: also prefill/decode-disaggregated ones)")
@@ -149,15 +150,15 @@ def render_plan(result) -> str:
         f"searched {result.candidates_searched:,} candidates ({result.aggregated_candidates:,} deployments x engines, "
         f"{result.disaggregated_pairs:,} disaggregated pairs), {result.candidates_fitting:,} fit, "
         f"{result.candidates_meeting_slo:,} meet the SLOs",
-        f"{'#':>3} {'deployment':<34} {'weights':<7} {'engine':<7} {'repl':>4} {'TPOT ms':>8} {'p95 TTFT ms':>11} "
-        f"{'USD/month':>11} {'USD/Mtok':>9}",
+        f"{'#':>3} {'GPUs':>5} {'weights':<7} {'engine':<7} {'repl':>4} {'TPOT ms':>8} {'p95 TTFT ms':>11} "
+        f"{'USD/month':>11} {'USD/Mtok':>9}  deployment",
     ]
     for i, c in enumerate(result.best, 1):
         d = c.deployment
         label = f"{d.gpus} x {d.gpu} {d.layout}" if c.mode == "aggregated" else c.label
         lines.append(
-            f"{i:>3} {label:<34} {d.weights_dtype:<7} {c.engine:<7} {c.replicas:>4} "
-            f"{c.tpot_ms:>8.1f} {c.ttft_p95_ms:>11,.0f} {c.monthly_usd:>11,.0f} {c.usd_per_million_tokens:>9.3f}"
+            f"{i:>3} {c.total_gpus:>5} {d.weights_dtype:<7} {c.engine:<7} {c.replicas:>4} "
+            f"{c.tpot_ms:>8.1f} {c.ttft_p95_ms:>11,.0f} {c.monthly_usd:>11,.0f} {c.usd_per_million_tokens:>9.3f}  {label}"
         )
     if result.explanation:
         lines.append(result.explanation)
@@ -187,15 +188,23 @@ def render_break_even(report) -> str:
     lines = [
         f"{report.model} on {', '.join(report.gpus)} ({', '.join(report.engines)}), {report.input_len} in / "
         f"{report.output_len} out, {slo}, prompt-cache hit rate {report.cache_hit_rate:g}",
-        f"{'tokens/day':>10} {'USD/Mtok':>9} {'GPUs':>5}  best self-hosted plan" + "".join(f" {p.provider[:10]:>10}" for p in providers),
+        f"{'tokens/day':>10} {'USD/Mtok':>9} {'GPUs':>5}" + "".join(f" {p.provider[:10]:>10}" for p in providers)
+        + "  best self-hosted plan",
     ]
     for point in report.frontier:
-        if point is None or abs(round(__import__("math").log10(point.tokens_per_day)) - __import__("math").log10(point.tokens_per_day)) > 1e-6:
+        if point is None or abs(round(math.log10(point.tokens_per_day)) - math.log10(point.tokens_per_day)) > 1e-6:
             continue
-        lines.append(f"{_si(point.tokens_per_day):>10} {point.usd_per_million_tokens:>9.3f} {point.total_gpus:>5}  "
-                     f"{point.plan} ({point.engine})" + "".join(f" {p.usd_per_million_tokens:>10.3f}" for p in providers))
+        lines.append(f"{_si(point.tokens_per_day):>10} {point.usd_per_million_tokens:>9.3f} {point.total_gpus:>5}"
+                     + "".join(f" {p.usd_per_million_tokens:>10.3f}" for p in providers) + f"  {point.plan} ({point.engine})")
     for p in providers:
-        verdict = (f"self-hosting is cheaper above {_si(p.break_even_tokens_per_day)} tokens/day"
-                   if p.break_even_tokens_per_day else "cheaper than self-hosting up to 100B tokens/day")
+        be = p.break_even_tokens_per_day
+        verdict = (f"self-hosting is cheaper above {_si(be)} tokens/day" if be
+                   else "cheaper than self-hosting up to 100B tokens/day")
+        wins = [f.tokens_per_day for f in report.frontier
+                if f is not None and (be is None or f.tokens_per_day < be) and f.usd_per_million_tokens < p.usd_per_million_tokens]
+        if wins:
+            where = (f"at {_si(wins[0])}" if len(wins) == 1
+                     else f"at {len(wins)} of the grid's volumes from {_si(min(wins))} to {_si(max(wins))}")
+            verdict += f"; below that, also {where}, where whole instances happen to fit the traffic closely"
         lines.append(f"  {p.provider} ({p.model_id}, {p.usd_per_million_tokens:.3f} USD/Mtok): {verdict}")
     return "\n".join(lines) + "\n"

@@ -98,8 +98,9 @@ def build_nodes(job: LaunchJob) -> tuple[list[NodeCommand], list[str]]:
         argv += ["--speculative-config", json.dumps({"method": "mtp", "num_speculative_tokens": options.mtp})]
     if options.role != "aggregated":
         argv += ["--kv-transfer-config", json.dumps(KV_TRANSFER_CONFIG)]
-        notes.append(f"{options.role} pool: vLLM has no PD router; put a proxy in front that sends each request "
-                     "to a prefill instance, then to a decode instance (llm-d, or vLLM's NIXL example proxy)")
+        notes.append("vllm serve does not route between the pools: put a prefill/decode-aware proxy in front that sends "
+                     "each request to a prefill instance, then to a decode instance (the vLLM Router, vllm-project/router; "
+                     "llm-d; or vLLM's NIXL example proxy)")
     serve = argv + ["--host", options.host, "--port", str(options.port)]
     if job.dsa and d.kv_dtype == "fp8":
         notes.append("vLLM stores V3.2's FP8 KV cache in its fp8_ds_mla layout (656 bytes per token per layer).")

@@ -66,3 +66,18 @@ def test_a_prefill_pool_alone_reports_prompt_throughput():
     report = run_estimate(EstimateRequest(gpus=8, tp=1, dp=8, ep=8, dp_attention=True, max_model_len=8192, role="prefill"))
     perf = report.performance
     assert perf.tpot_ms == 0 and perf.prefill_tokens_per_s_per_gpu == pytest.approx(perf.prefill_tokens_per_s / 8, rel=1e-3)
+
+
+def test_one_pool_is_never_priced_against_a_managed_api():
+    for role in ("prefill", "decode"):
+        report = run_estimate(EstimateRequest(gpus=8, tp=1, dp=8, ep=8, dp_attention=True, max_model_len=8192, role=role))
+        assert report.cost.managed == []
+    assert run_estimate(EstimateRequest(gpus=8, max_model_len=8192)).cost.managed
+
+
+def test_prefix_cache_hits_lighten_the_prefill_pool():
+    base = dict(gpus=8, tp=1, dp=8, ep=8, dp_attention=True, max_model_len=8192, role="prefill", input_len=4000)
+    cold = run_estimate(EstimateRequest(**base)).performance
+    warm = run_estimate(EstimateRequest(**base, cache_hit_rate=0.5)).performance
+    assert warm.max_requests_per_s > 1.5 * cold.max_requests_per_s
+    assert warm.ttft_ms < cold.ttft_ms

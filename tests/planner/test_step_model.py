@@ -8,6 +8,7 @@ from planner.catalog import load_gpu, load_model
 from planner.comms import INTRA_NODE_LATENCY_S
 from planner.deployment import Deployment
 from planner.engine import engine_profile
+from planner.layout import build_deployment
 from planner.params import param_counts
 from planner.step_model import GEMM_TILE_TOKENS, StepShape, decode_step_s, prefill_step_s, step_time
 
@@ -112,3 +113,18 @@ def test_prefill_of_a_longer_prompt_takes_longer_and_mtp_adds_draft_steps():
     plain = step_time(V3, H200, dep, vllm, StepShape(decode_seqs=4, decode_context_tokens=1000))
     mtp = step_time(V3, H200, dep, vllm, StepShape(decode_seqs=4, decode_context_tokens=1000, draft_tokens=2))
     assert mtp.draft_s > 0 and mtp.total_s > plain.total_s
+
+
+def test_overlap_gain_is_the_step_time_difference_with_and_without_tbo():
+    from planner.step_model import overlap_gain_s
+
+    spec, gpu, engine = load_model("deepseek-v3.2"), load_gpu("h200"), engine_profile("sglang")
+    for gpus in (16, 72):
+        on = build_deployment(spec, gpu, gpus, 1, None, gpus, ep=gpus, dp_attention=True, redundant_experts=32,
+                              eplb=True, tbo=True, weights_dtype="fp8", kv_dtype="fp8", max_model_len=32768)
+        off = on.model_copy(update={"tbo": False})
+        for shape in (StepShape(decode_seqs=64, decode_context_tokens=2250),
+                      StepShape(prefill_tokens=16384, prefill_attended_tokens=1000),
+                      StepShape(decode_seqs=8, decode_context_tokens=2000, prefill_tokens=4096, prefill_attended_tokens=1000)):
+            diff = step_time(spec, gpu, on, engine, shape, frontend=False).total_s - step_time(spec, gpu, off, engine, shape, frontend=False).total_s
+            assert overlap_gain_s(spec, gpu, on, engine, shape) == pytest.approx(diff, rel=1e-9, abs=1e-12)
