@@ -163,7 +163,8 @@ class RankModel:
             tpot, ttft, rate = state(rho)
         if waiting > 0 and rate > 0:
             ttft += waiting / rate
-        return RankPoint(batch=batch, ttft_s=ttft, tpot_s=tpot, requests_per_s=rate, prefill_share=rho, step_s=step)
+        return RankPoint.model_construct(batch=float(batch), ttft_s=ttft, tpot_s=tpot, requests_per_s=rate,
+                                         prefill_share=rho, step_s=step)
 
     def batch_for_rate(self, rate: float, max_batch: int) -> RankPoint:
         """The running batch at which this rank completes `rate` requests a second (bisection)."""

@@ -155,8 +155,9 @@ class PlanResult(BaseModel):
     candidates_fitting: int
     candidates_meeting_slo: int
     aggregated_candidates: int = 0
-    """Deployment x engine candidates evaluated one by one (the rest of `candidates_searched` are
-    disaggregated xPyD pairs, priced exactly from their pools)."""
+    """Deployment x engine candidates (each wide-EP layout counted with and without two-batch overlap,
+    the variant with the slower step for a role pruned for it); the rest of `candidates_searched` are
+    disaggregated xPyD pairs, priced exactly from their pools."""
     disaggregated_pairs: int = 0
     best: list[PlanCandidate]
     closest_miss: PlanCandidate | None

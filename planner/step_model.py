@@ -277,21 +277,35 @@ def step_time(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProf
 
     With `frontend`, the step lasts at least as long as the API server needs to stream its tokens.
     """
-    key = (id(spec), id(gpu), id(dep), id(engine), shape.decode_seqs, shape.decode_context_tokens, shape.draft_tokens,
-           shape.prefill_tokens, shape.prefill_attended_tokens)
-    hit = _STEP_CACHE.get(key)
-    if hit is not None and hit[0] is spec and hit[1] is gpu and hit[2] is dep and hit[3] is engine:
-        gpu_time = hit[4]
-    else:
-        if len(_STEP_CACHE) >= _STEP_CACHE_SIZE:
-            _STEP_CACHE.clear()
-        gpu_time = _gpu_step(spec, gpu, dep, engine, shape)
-        _STEP_CACHE[key] = (spec, gpu, dep, engine, gpu_time)
+    gpu_time = _cached_gpu_step(spec, gpu, dep, engine, shape.decode_seqs, shape.decode_context_tokens,
+                                shape.draft_tokens, shape.prefill_tokens, shape.prefill_attended_tokens, shape)
     if not (frontend and shape.decode_seqs):
         return gpu_time
-    ranks_per_server = dep.dp if dep.dp_attention else 1
-    streaming = shape.decode_seqs * ranks_per_server * engine.frontend_token_s
+    streaming = _streaming_s(dep, engine, shape.decode_seqs)
     return gpu_time.model_copy(update={"frontend_s": streaming, "total_s": max(gpu_time.total_s, streaming)})
+
+
+def _streaming_s(dep: Deployment, engine: EngineProfile, decode_seqs: float) -> float:
+    """Seconds the API server needs to stream one token of every sequence of the DP ranks it fronts."""
+    return decode_seqs * (dep.dp if dep.dp_attention else 1) * engine.frontend_token_s
+
+
+def _cached_gpu_step(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, decode_seqs: float,
+                     context: float, draft: int, prefill: float, attended: float,
+                     shape: StepShape | None = None) -> StepTime:
+    """The GPU side of a step from the cache, building the StepShape only when it has to be computed."""
+    key = (id(spec), id(gpu), id(dep), id(engine), decode_seqs, context, draft, prefill, attended)
+    hit = _STEP_CACHE.get(key)
+    if hit is not None and hit[0] is spec and hit[1] is gpu and hit[2] is dep and hit[3] is engine:
+        return hit[4]
+    if len(_STEP_CACHE) >= _STEP_CACHE_SIZE:
+        _STEP_CACHE.clear()
+    if shape is None:
+        shape = StepShape.model_construct(decode_seqs=decode_seqs, decode_context_tokens=context, draft_tokens=draft,
+                                          prefill_tokens=prefill, prefill_attended_tokens=attended)
+    gpu_time = _gpu_step(spec, gpu, dep, engine, shape)
+    _STEP_CACHE[key] = (spec, gpu, dep, engine, gpu_time)
+    return gpu_time
 
 
 _STEP_CACHE: dict[tuple, tuple] = {}
@@ -301,10 +315,24 @@ pydantic models field by field would cost more than the lookup saves."""
 _STEP_CACHE_SIZE = 200_000
 
 
+def _rates(gpu: GpuSpec, dep: Deployment, engine: EngineProfile) -> _Rates:
+    """_Rates depend on the GPU, the weight format and the engine only: built once for each."""
+    key = (id(gpu), dep.weights_dtype, id(engine))
+    hit = _RATES_CACHE.get(key)
+    if hit is not None and hit[0] is gpu and hit[1] is engine:
+        return hit[2]
+    rates = _Rates(gpu, dep, engine)
+    _RATES_CACHE[key] = (gpu, engine, rates)
+    return rates
+
+
+_RATES_CACHE: dict[tuple, tuple] = {}
+
+
 def _gpu_step(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, shape: StepShape) -> StepTime:
     """The GPU side of `step_time`."""
     p = _profile(spec, dep)
-    r = _Rates(gpu, dep, engine)
+    r = _rates(gpu, dep, engine)
     stages = p.stages
     micro = min(dep.pp, max(1, math.ceil(shape.decode_seqs + (1 if shape.prefill_tokens else 0))))
     part = shape if micro == 1 else shape.model_copy(update={
@@ -348,7 +376,7 @@ def overlap_gain_s(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: Engin
     w = p.moe
     if not w.moe or shape.decode_seqs + shape.prefill_tokens < 2:
         return 0.0
-    r = _Rates(gpu, dep, engine)
+    r = _rates(gpu, dep, engine)
     g, m, a, c = _layer_parts(spec, gpu, dep, p, w, r, shape, 1.0)
     if c <= 0:
         return 0.0
@@ -361,15 +389,13 @@ def overlap_gain_s(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: Engin
 def decode_step_s(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, seqs: float,
                   context_tokens: float, draft_tokens: int = 0, *, frontend: bool = True) -> float:
     """Seconds of a decode-only step for `seqs` sequences of `context_tokens` each on one DP rank."""
-    shape = StepShape.model_construct(decode_seqs=float(seqs), decode_context_tokens=float(context_tokens),
-                                      draft_tokens=draft_tokens, prefill_tokens=0.0, prefill_attended_tokens=0.0)
-    return step_time(spec, gpu, dep, engine, shape, frontend=frontend).total_s
+    seqs = float(seqs)
+    total = _cached_gpu_step(spec, gpu, dep, engine, seqs, float(context_tokens), draft_tokens, 0.0, 0.0).total_s
+    return max(total, _streaming_s(dep, engine, seqs)) if frontend and seqs else total
 
 
 def prefill_step_s(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, tokens: float,
                    attended_tokens: float | None = None) -> float:
     """Seconds of a prefill-only step of `tokens` prompt tokens (default: one whole prompt, attending tokens/2)."""
     attended = tokens / 2 if attended_tokens is None else attended_tokens
-    shape = StepShape.model_construct(decode_seqs=0.0, decode_context_tokens=0.0, draft_tokens=0,
-                                      prefill_tokens=float(tokens), prefill_attended_tokens=float(attended))
-    return step_time(spec, gpu, dep, engine, shape, frontend=False).total_s
+    return _cached_gpu_step(spec, gpu, dep, engine, 0.0, 0.0, 0, float(tokens), float(attended)).total_s
