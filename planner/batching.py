@@ -1,29 +1,33 @@
-"""Continuous batching: TTFT, TPOT and throughput at a concurrency, or at an arrival rate with queueing.
+"""Continuous batching: TTFT, TPOT and throughput at a concurrency, at an arrival rate, or over a benchmark run.
 
-Per DP rank, in steady state (vLLM/SGLang schedule prefill chunks into decode steps):
-- a running batch of `b` sequences advances one token per decode round `t_d(b)` (planner.decode);
-- prefill takes a share rho = X x input_len / P of the rank's time, where X is the rank's request
-  rate and P its prefill capacity, so decode advances only in the rest: TPOT = t_d(b) / (1 - rho);
-- TTFT = prefill of the prompt alone + the M/D/1 queueing wait for earlier prompts
-  (rho x S / (2 (1 - rho)), Kleinrock, Queueing Systems vol. 1, Pollaczek-Khinchine) + one step;
-- closed loop (Little's law): X = b / (TTFT + (output_len - 1) x TPOT); requests above the batch
-  cap (`max_num_seqs`, or the KV cache) wait in a queue, adding (c - b) / X to their TTFT;
-- open loop (`--rps`): find the batch where X(b) equals the offered rate; when the rate exceeds
-  X at the largest batch the rank can run, the load exceeds capacity and that is reported.
+Steady state per DP rank (`RankModel`, used by `planner plan` and by `estimate --concurrency/--rps`):
+- a running batch of `b` sequences advances one token (MTP: `accepted` tokens) per decode step
+  `t_d(b)` (planner.step_model, at the mean context: prompt plus half the output);
+- prefill takes a share rho = X x prompt / P of the rank's time, where X is the rank's request rate and
+  P its prefill rate at the engine's chunk size, so decode advances only in the rest: TPOT = t_d / (1 - rho);
+- TTFT = the engine's per-request overhead + the prompt's own prefill + the M/D/1 queueing wait for
+  earlier prompts (rho x S / (2 (1 - rho)), Kleinrock, Queueing Systems vol. 1, Pollaczek-Khinchine) +
+  one decode step;
+- closed loop (Little's law): X = b / (TTFT + (output_len - 1) x TPOT); requests above the batch cap
+  (`max_num_seqs`, or the KV cache) wait in a queue, adding (c - b) / X to their TTFT;
+- open loop (`--rps`): the batch where X(b) equals the offered rate; a rate above X at the largest batch
+  the rank can run is reported as overload.
+A benchmark run of N prompts (`Workload.benchmark_prompts`, or `burst`) is replayed step by step by
+planner.scheduler instead, which is what published figures measure.
+Decode-only pools of a disaggregated deployment (`disaggregated_decode`) have no prefill interference.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from planner.decode import decode_round, decode_step
 from planner.deployment import Deployment
 from planner.engine import EngineProfile
 from planner.gpu_spec import GIB, GpuSpec
-from planner.memory import PREFILL_CHUNK_TOKENS
 from planner.model_spec import ModelSpec
-from planner.prefill import prefill_capacity_tokens_per_s, prefill_time_s
+from planner.scheduler import BenchmarkRun, simulate_run
 from planner.speculative import accepted_tokens_per_step
+from planner.step_model import decode_step_s, prefill_step_s
 
 __all__ = [
     "Workload", "PerformanceEstimate", "RankModel", "RankPoint", "estimate_performance", "max_batch_per_rank",
@@ -38,7 +42,7 @@ latency, not throughput."""
 MAX_PREFILL_SHARE = 0.98
 """Prefill may take at most this share of a rank's time; at the limit decode barely advances."""
 
-_BISECTION_ROUNDS = 40
+_BISECTION_ROUNDS = 30
 
 
 class Workload(BaseModel):
@@ -55,7 +59,13 @@ class Workload(BaseModel):
     """Decode-only instances (prefill elsewhere, PD disaggregation): no prefill interference."""
     burst: bool = False
     """All `concurrency` requests arrive at once and each is served once (a benchmark run with
-    request rate `inf`, as `vllm bench serve` does by default); simulated step by step."""
+    request rate `inf`, as `vllm bench serve` does by default); replayed step by step."""
+    benchmark_prompts: int | None = None
+    """Replay a benchmark of this many prompts: `concurrency` closed-loop clients, or `rps` evenly spaced."""
+    cached_input_tokens: int = 0
+    """Prompt tokens that hit the prefix cache (attended, not recomputed)."""
+    mtp_accepted_tokens: float | None = None
+    """Measured tokens per verification step, replacing the published MTP table (acceptance depends on the data)."""
 
 
 class PerformanceEstimate(BaseModel):
@@ -80,6 +90,9 @@ class PerformanceEstimate(BaseModel):
     engine: str
     mtp_accepted_tokens_per_step: float
     decode_step_ms: float
+    replayed_prompts: int | None = None
+    """Set when the figures come from a step-by-step replay of a benchmark run of this many prompts."""
+    prefill_tokens_per_s_per_gpu: float = 0.0
 
 
 class RankPoint(BaseModel):
@@ -101,49 +114,48 @@ class RankModel:
     def __init__(self, spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, load: Workload):
         self.spec, self.gpu, self.dep, self.engine, self.load = spec, gpu, dep, engine, load
         self.context = load.input_len + load.output_len / 2
-        self.accepted = accepted_tokens_per_step(load.mtp)
-        self.prefill_alone_s = prefill_time_s(spec, gpu, dep, engine, load.input_len)
-        self.prefill_capacity = prefill_capacity_tokens_per_s(spec, gpu, dep, engine, load.input_len) / dep.dp
+        self.accepted = load.mtp_accepted_tokens or accepted_tokens_per_step(load.mtp)
+        self.prompt = max(1, load.input_len - load.cached_input_tokens)
+        chunk = min(self.prompt, engine.chunk_tokens(gpu.memory_bytes))
+        attended = load.cached_input_tokens + self.prompt / 2
+        self.prefill_alone_s = prefill_step_s(spec, gpu, dep, engine, self.prompt, attended)
+        chunk_s = prefill_step_s(spec, gpu, dep, engine, chunk, attended)
+        self.prefill_capacity = chunk / chunk_s
         self._tpot_cache: dict[float, tuple[float, float]] = {}
 
     def raw_tpot(self, batch: float) -> tuple[float, float]:
-        """(TPOT, decode round seconds) without prefill interference."""
+        """(TPOT, decode step seconds) without prefill interference."""
         key = round(batch, 6)
         if key not in self._tpot_cache:
-            mtp = self.load.mtp
-            step = decode_round(
-                self.spec, self.gpu, self.dep, self.engine, batch, self.context,
-                tokens_per_seq=mtp + 1, frontend=not self.load.disaggregated_decode,
-            )
-            if mtp:
-                draft = decode_step(self.spec, self.gpu, self.dep, self.engine, batch, self.context, {"mtp": 1, "last_stage": 1})
-                step += mtp * draft.total_s
+            step = decode_step_s(self.spec, self.gpu, self.dep, self.engine, batch, self.context, self.load.mtp,
+                                 frontend=not self.load.disaggregated_decode)
             self._tpot_cache[key] = (step / self.accepted, step)
         return self._tpot_cache[key]
 
     def at_batch(self, batch: float, waiting: float = 0.0) -> RankPoint:
         """Steady state with `batch` sequences running: solve for the prefill share rho by bisection.
 
-        Given rho, TPOT = t_d / (1 - rho), TTFT = S + rho S / (2 (1 - rho)) + t_d and the request rate
-        is X = b / (TTFT + (out - 1) TPOT); the consistent rho satisfies rho = X in / P. The implied
-        rho falls as rho rises, so the root is unique.
+        Given rho, TPOT = t_d / (1 - rho), TTFT = overhead + S + rho S / (2 (1 - rho)) + t_d and the
+        request rate is X = b / (TTFT + (out - 1) TPOT); the consistent rho satisfies rho = X prompt / P.
+        The implied rho falls as rho rises, so the root is unique.
         """
         out = self.load.output_len
         tpot0, step = self.raw_tpot(batch)
+        overhead = self.engine.request_overhead_s
 
         def state(rho: float) -> tuple[float, float, float]:
             tpot = tpot0 / (1.0 - rho)
-            ttft = self.prefill_alone_s * (1.0 + rho / (2.0 * (1.0 - rho))) + step
+            ttft = overhead + self.prefill_alone_s * (1.0 + rho / (2.0 * (1.0 - rho))) + step
             return tpot, ttft, batch / (ttft + max(out - 1, 0) * tpot)
 
         if self.load.disaggregated_decode:  # prefill runs on other GPUs; TTFT here is one step
             tpot, ttft, rho = tpot0, step, 0.0
-            rate = batch / (out * tpot)
+            rate = batch / (max(out - 1, 1) * tpot + step)
         else:
             low, high = 0.0, MAX_PREFILL_SHARE
             for _ in range(_BISECTION_ROUNDS):
                 mid = (low + high) / 2
-                if state(mid)[2] * self.load.input_len / self.prefill_capacity > mid:
+                if state(mid)[2] * self.prompt / self.prefill_capacity > mid:
                     low = mid
                 else:
                     high = mid
@@ -151,63 +163,8 @@ class RankModel:
             tpot, ttft, rate = state(rho)
         if waiting > 0 and rate > 0:
             ttft += waiting / rate
-        return RankPoint(batch=batch, ttft_s=ttft, tpot_s=tpot, requests_per_s=rate, prefill_share=rho, step_s=step)
-
-    def burst(self, requests: int, max_batch: int) -> tuple[RankPoint, float]:
-        """Serve `requests` that all arrive at t = 0, step by step; returns mean figures and makespan.
-
-        Each engine step decodes every running sequence and fills the rest of a
-        PREFILL_CHUNK_TOKENS token budget with prompt tokens of waiting requests, first come first
-        served, admitting new ones while fewer than `max_batch` run (vLLM V1 / SGLang chunked
-        prefill). A step lasts the decode round of the running batch plus the prefill tokens at the
-        rank's prefill rate. Requests move in cohorts that finished prefill in the same step.
-        """
-        out, prompt = self.load.output_len, self.load.input_len
-        per_prefill_token = 1.0 / self.prefill_capacity
-        waiting, partial = requests, 0.0  # requests not started; prompt tokens already done for the head one
-        prefilling = 0  # admitted requests still in prefill (at most one partially done at a time)
-        cohorts: list[list[float]] = []  # [count, tokens left, ttft]
-        t = ttft_sum = tpot_sum = 0.0
-        steps = 0
-        while waiting or cohorts:
-            steps += 1
-            decoding = sum(c[0] for c in cohorts)
-            budget = max(0.0, PREFILL_CHUNK_TOKENS - decoding)
-            done_prefill = 0
-            used = 0.0
-            while waiting and budget > 0 and decoding + done_prefill < max_batch:
-                take = min(budget, prompt - partial)
-                budget -= take
-                used += take
-                partial += take
-                if partial >= prompt:
-                    partial = 0.0
-                    waiting -= 1
-                    done_prefill += 1
-            step = used * per_prefill_token
-            if decoding:
-                step += self.raw_tpot(decoding)[1]
-            elif used:
-                step += self.engine.step_overhead_s
-            t += step
-            for c in cohorts:
-                c[1] -= self.accepted
-            for c in [c for c in cohorts if c[1] <= 0]:
-                tpot_sum += c[0] * (t - c[2]) / max(out - 1, 1)
-                cohorts.remove(c)
-            if done_prefill:
-                ttft_sum += done_prefill * t
-                if out > 1:
-                    cohorts.append([done_prefill, out - 1, t])
-            if steps > 10_000_000:  # pragma: no cover - a guard against a stuck simulation
-                break
-        makespan = t
-        mean_tpot = tpot_sum / requests if out > 1 else 0.0
-        point = RankPoint(
-            batch=min(requests, max_batch), ttft_s=ttft_sum / requests, tpot_s=mean_tpot,
-            requests_per_s=requests / makespan, prefill_share=0.0, step_s=self.raw_tpot(min(requests, max_batch))[1],
-        )
-        return point, makespan
+        return RankPoint.model_construct(batch=float(batch), ttft_s=ttft, tpot_s=tpot, requests_per_s=rate,
+                                         prefill_share=rho, step_s=step)
 
     def batch_for_rate(self, rate: float, max_batch: int) -> RankPoint:
         """The running batch at which this rank completes `rate` requests a second (bisection)."""
@@ -242,6 +199,30 @@ def max_batch_per_rank(gpu: GpuSpec, engine: EngineProfile, kv_tokens_per_rank: 
     return max(0, min(cap, int(kv_tokens_per_rank // (load.input_len + load.output_len / 2))))
 
 
+def _replay(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, load: Workload,
+            max_batch: int) -> tuple[RankPoint, int, int]:
+    prompts = load.benchmark_prompts or load.concurrency or 1
+    if load.burst:
+        run = BenchmarkRun(input_len=load.input_len, output_len=load.output_len, requests=prompts, arrival="burst",
+                           mtp=load.mtp, cached_input_tokens=load.cached_input_tokens,
+                           mtp_accepted_tokens=load.mtp_accepted_tokens)
+    elif load.rps is not None:
+        run = BenchmarkRun(input_len=load.input_len, output_len=load.output_len, requests=prompts, arrival="rate",
+                           request_rate=load.rps, mtp=load.mtp, cached_input_tokens=load.cached_input_tokens,
+                           mtp_accepted_tokens=load.mtp_accepted_tokens)
+    else:
+        run = BenchmarkRun(input_len=load.input_len, output_len=load.output_len, requests=prompts,
+                           arrival="closed_loop", concurrency=load.concurrency or prompts, mtp=load.mtp,
+                           cached_input_tokens=load.cached_input_tokens, mtp_accepted_tokens=load.mtp_accepted_tokens)
+    result = simulate_run(spec, gpu, dep, engine, run, max_batch, frontend=not load.disaggregated_decode)
+    rate = result.output_tokens_per_s / load.output_len / dep.dp
+    point = RankPoint(batch=result.mean_running, ttft_s=result.mean_ttft_s, tpot_s=result.mean_tpot_s or 1e-9,
+                      requests_per_s=rate, prefill_share=0.0, step_s=0.0)
+    concurrency = load.concurrency or (round(load.rps * (result.mean_ttft_s + load.output_len * result.mean_tpot_s))
+                                       if load.rps else prompts)
+    return point, concurrency, result.requests
+
+
 def estimate_performance(
     spec: ModelSpec,
     gpu: GpuSpec,
@@ -250,16 +231,18 @@ def estimate_performance(
     load: Workload,
     kv_tokens_per_rank: int,
 ) -> PerformanceEstimate:
-    """Latency and throughput of the deployment for the workload; default load = the largest batch."""
+    """Latency and throughput of the deployment for the workload; default load = the knee of the batch ladder."""
     rank = RankModel(spec, gpu, dep, engine, load)
-    max_batch = max_batch_per_rank(gpu, engine, kv_tokens_per_rank, load)
-    if max_batch < 1:
-        max_batch = 1
+    max_batch = max(1, max_batch_per_rank(gpu, engine, kv_tokens_per_rank, load))
     saturated = rank.at_batch(max_batch)
     max_rps = saturated.requests_per_s * dep.dp
     note = None
     overloaded = False
-    if load.rps is not None:
+    replayed = None
+    if load.burst or load.benchmark_prompts:
+        point, concurrency, replayed = _replay(spec, gpu, dep, engine, load, max_batch)
+        point = point.model_copy(update={"step_s": rank.raw_tpot(max(1.0, min(point.batch, max_batch)))[1]})
+    elif load.rps is not None:
         if load.rps >= max_rps:
             overloaded = True
             point = saturated
@@ -270,9 +253,6 @@ def estimate_performance(
         else:
             point = rank.batch_for_rate(load.rps / dep.dp, max_batch)
         concurrency = round(point.batch * dep.dp)
-    elif load.burst and load.concurrency:
-        concurrency = load.concurrency
-        point, _ = rank.burst(max(1, round(concurrency / dep.dp)), max_batch)
     else:
         concurrency = load.concurrency if load.concurrency is not None else _knee_batch(rank, max_batch, saturated) * dep.dp
         per_rank = concurrency / dep.dp
@@ -281,13 +261,14 @@ def estimate_performance(
         if per_rank > max_batch:
             note = f"{per_rank:g} requests per DP rank but only {max_batch} run at once; the rest queue (TTFT includes the wait)"
     output_tps = point.requests_per_s * dep.dp * load.output_len
+    prefill_tps = rank.prefill_capacity * dep.dp
     return PerformanceEstimate(
         ttft_ms=round(point.ttft_s * 1e3, 3),
         tpot_ms=round(point.tpot_s * 1e3, 3),
-        prefill_tokens_per_s=round(rank.prefill_capacity * dep.dp, 1),
+        prefill_tokens_per_s=round(prefill_tps, 1),
         output_tokens_per_s=round(output_tps, 2),
         output_tokens_per_s_per_gpu=round(output_tps / dep.gpus, 3),
-        output_tokens_per_s_per_user=round(1.0 / point.tpot_s, 3),
+        output_tokens_per_s_per_user=round(1.0 / point.tpot_s, 3) if point.tpot_s > 0 else 0.0,
         requests_per_s=round(point.requests_per_s * dep.dp, 4),
         concurrency=concurrency,
         running_batch_per_dp_rank=round(point.batch, 3),
@@ -299,4 +280,7 @@ def estimate_performance(
         engine=engine.name,
         mtp_accepted_tokens_per_step=rank.accepted,
         decode_step_ms=round(point.step_s * 1e3, 3),
+        replayed_prompts=replayed,
+        prefill_tokens_per_s_per_gpu=round(prefill_tps / dep.gpus, 1),
     )
+

@@ -9,7 +9,12 @@ Parallelism, in the planner's terms (the emitters translate to each engine's fla
   Without it the `dp` ranks are independent replicas, each with its own copy of the experts;
 - `ep`: expert-parallel size; routed experts are split over `ep` GPUs and each expert's width over
   the remaining `moe_tp = moe_group / ep`, where `moe_group` is `tp x dp` with dp-attention and
-  `tp` without.
+  `tp` without. EP spanning several nodes is "wide EP" (DeepSeek's EP32 prefill / EP144 decode);
+- `redundant_experts`: extra copies of the busiest experts an expert-parallel load balancer places
+  (DeepSeek day 6: 32 redundant experts in both pools), and `eplb` whether such a balancer runs
+  (SGLang `--enable-eplb`, vLLM `--enable-eplb`); see planner.experts;
+- `tbo`: two-batch overlap, each step split in two micro-batches so one's all-to-all hides behind
+  the other's compute (SGLang `--enable-two-batch-overlap`, vLLM `--enable-dbo`).
 GPUs in all: `tp x pp x dp`.
 """
 
@@ -46,6 +51,9 @@ class Deployment(BaseModel):
     gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
     nodes: int = Field(default=1, ge=1)
     gpus_per_node: int = Field(default=8, ge=1)
+    redundant_experts: int = Field(default=0, ge=0)
+    eplb: bool = False
+    tbo: bool = False
 
     @property
     def moe_group(self) -> int:
@@ -63,7 +71,15 @@ class Deployment(BaseModel):
         text = f"TP{self.tp}" + (f" PP{self.pp}" if self.pp > 1 else "") + (f" DP{self.dp}" if self.dp > 1 else "")
         if self.ep > 1:
             text += f" EP{self.ep}"
-        return text + (" dp-attn" if self.dp_attention else "")
+        text += " dp-attn" if self.dp_attention else ""
+        if self.redundant_experts:
+            text += f" +{self.redundant_experts}re"
+        return text + (" TBO" if self.tbo else "")
+
+    @property
+    def ep_spans_nodes(self) -> bool:
+        """Expert parallelism over more GPUs than one node holds (wide EP)."""
+        return self.ep > self.gpus_per_node
 
     @property
     def multi_node(self) -> bool:

@@ -1,7 +1,7 @@
 """Floating-point work: attention FLOPs per token (MLA, DSA, GQA) and the math precision of each format.
 
 Conventions: one multiply-add = 2 FLOPs; a linear layer costs 2 x parameters FLOPs per token
-(Kaplan et al. 2020, "Scaling Laws", section 2.1); linear-layer FLOPs are computed in `planner.decode`
+(Kaplan et al. 2020, "Scaling Laws", section 2.1); linear-layer FLOPs are computed in `planner.step_model`
 and `planner.prefill` from the tensor inventory, so only attention over the context lives here.
 """
 

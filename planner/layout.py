@@ -9,7 +9,8 @@ from planner.errors import PlannerInputError
 from planner.gpu_spec import GpuSpec
 from planner.model_spec import ModelSpec
 
-__all__ = ["build_deployment", "auto_gpu_counts", "default_layout", "validate_layout", "MAX_AUTO_NODES"]
+__all__ = ["build_deployment", "auto_gpu_counts", "default_layout", "uses_recipe_layout", "validate_layout",
+           "MAX_AUTO_NODES"]
 
 MAX_AUTO_NODES = 16
 """`--gpus auto` stops after 16 nodes of 8 GPUs (128 GPUs); nothing in the catalog needs more."""
@@ -35,6 +36,15 @@ def default_layout(spec: ModelSpec, gpus: int, gpus_per_node: int) -> tuple[int,
         tp //= 2
     dp = gpus // (tp * pp)
     return tp, pp, dp
+
+
+def uses_recipe_layout(spec: ModelSpec, gpus: int, gpus_per_node: int, fields: dict) -> bool:
+    """DeepSeek-V3.2's recipes run DP+EP on one node rather than TP8: vLLM's "the kernels are mainly
+    optimized for TP=1 ... run this model under EP/DP mode" (vllm-project/recipes DeepSeek-V3_2-Exp.md),
+    SGLang's TP8 with DP attention (docs.sglang.io basic_usage/deepseek_v32); TP8 would pad DSA's
+    sparse-attention heads (planner.step_model.DSA_HEAD_BLOCK)."""
+    return (spec.has_dsa and spec.is_moe and 1 < gpus <= gpus_per_node and fields.get("ep", 1) == 1
+            and not fields.get("dp_attention", False))
 
 
 def validate_layout(spec: ModelSpec, dep: Deployment) -> None:
@@ -70,9 +80,17 @@ def build_deployment(
     dp: int | None,
     **fields: object,
 ) -> Deployment:
-    """A `Deployment` from flags where tp/pp/dp may be missing: the missing one fills the GPU count."""
+    """A `Deployment` from flags where tp/pp/dp may be missing: the missing one fills the GPU count.
+
+    With no parallel flags at all, a DSA mixture-of-experts model (DeepSeek-V3.2) on one node takes
+    the engines' recipe shape, DP attention with expert parallelism over every GPU (`uses_recipe_layout`).
+    """
     if tp is None and pp is None and dp is None:
-        tp, pp, dp = default_layout(spec, gpus, gpu.gpus_per_node)
+        if uses_recipe_layout(spec, gpus, gpu.gpus_per_node, fields):
+            fields = {**fields, "ep": gpus, "dp_attention": True}
+            tp, pp, dp = 1, 1, gpus
+        else:
+            tp, pp, dp = default_layout(spec, gpus, gpu.gpus_per_node)
     pp = pp or 1
     if tp is None:
         dp = dp or 1

@@ -1,23 +1,18 @@
-"""Prefill: compute-bound processing of a prompt, FLOPs of the active parameters plus attention.
+"""Prefill FLOPs of a prompt: the active parameters plus causal attention (the model-FLOPs count).
 
-Time = FLOPs / (GPUs sharing the work x dense peak of the math precision x the engine's prefill
-efficiency) + the communication that is not overlapped. Routed-expert FLOPs spread over the whole
-MoE group; attention, dense FFN, shared experts and lm_head over the attention TP group.
+The time of a prefill step is planner.step_model's (it rooflines each operation); this module counts
+the work itself, split by where it runs, for reports and checks.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from planner.comms import allreduce_s, alltoall_s
-from planner.deployment import Deployment
-from planner.engine import EngineProfile
-from planner.flops import compute_dtype, prefill_attention_flops
-from planner.gpu_spec import GpuSpec
+from planner.flops import prefill_attention_flops
 from planner.model_spec import ModelSpec
 from planner.params import layer_multiplier, tensor_inventory
 
-__all__ = ["PrefillFlops", "prefill_flops", "prefill_time_s", "prefill_capacity_tokens_per_s"]
+__all__ = ["PrefillFlops", "prefill_flops"]
 
 
 class PrefillFlops(BaseModel):
@@ -55,42 +50,3 @@ def prefill_flops(spec: ModelSpec, prompt_tokens: int) -> PrefillFlops:
         attention=attention * spec.num_layers,
         indexer=indexer * spec.num_layers,
     )
-
-
-def _rates(gpu: GpuSpec, dep: Deployment, engine: EngineProfile) -> tuple[float, float, float]:
-    eff = engine.prefill_compute_efficiency
-    return (
-        gpu.dense_flops_per_s(compute_dtype(dep.weights_dtype)) * eff,
-        gpu.dense_flops_per_s("bf16") * eff,
-        gpu.dense_flops_per_s("fp8") * eff,
-    )
-
-
-def prefill_time_s(spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, prompt_tokens: int) -> float:
-    """Seconds to prefill one prompt on an otherwise idle DP rank (pipeline stages run one after another)."""
-    f = prefill_flops(spec, prompt_tokens)
-    linear_rate, bf16_rate, fp8_rate = _rates(gpu, dep, engine)
-    compute = (
-        f.rank_linear / (dep.tp * linear_rate)
-        + f.expert_linear / (dep.moe_group * linear_rate)
-        + f.attention / (dep.tp * bf16_rate)
-        + f.indexer / fp8_rate
-    )
-    hidden_bytes = prompt_tokens * spec.hidden_size * 2
-    comm = 2 * spec.num_layers * allreduce_s(hidden_bytes, dep.tp, gpu, dep)
-    if spec.is_moe and dep.ep > 1:
-        comm += spec.num_moe_layers * alltoall_s(
-            prompt_tokens * spec.num_experts_per_tok * spec.hidden_size * 3, dep.ep, gpu, dep
-        )
-    return compute + comm * (1.0 - engine.comm_overlap) + engine.step_overhead_s
-
-
-def prefill_capacity_tokens_per_s(
-    spec: ModelSpec, gpu: GpuSpec, dep: Deployment, engine: EngineProfile, prompt_tokens: int
-) -> float:
-    """Prompt tokens per second the whole deployment prefills when every GPU does nothing else."""
-    f = prefill_flops(spec, prompt_tokens)
-    linear_rate, bf16_rate, fp8_rate = _rates(gpu, dep, engine)
-    # indexer work is replicated on every attention-TP rank
-    gpu_seconds = (f.rank_linear + f.expert_linear) / linear_rate + f.attention / bf16_rate + f.indexer * dep.tp / fp8_rate
-    return dep.gpus * prompt_tokens / gpu_seconds

@@ -73,9 +73,10 @@ def shard_fraction(group: TensorGroup, spec: ModelSpec, dep: Deployment) -> floa
         kv = spec.num_kv_heads
         return max(1, kv // dep.tp) / kv
     if group.shard == "experts":
-        # experts split over ep (ceil: e.g. 256 over EP72 puts 4 on some GPUs), each over moe_tp
+        # experts (with redundant copies) split over ep (ceil: e.g. 256 over EP72 puts 4 on some
+        # GPUs), each over moe_tp
         experts = spec.n_routed_experts
-        return math.ceil(experts / dep.ep) / experts / dep.moe_tp
+        return math.ceil((experts + dep.redundant_experts) / dep.ep) / experts / dep.moe_tp
     return 1.0
 
 

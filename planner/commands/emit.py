@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from planner.commands.options import add_memory_options, gpus_value
+from planner.commands.options import (
+    add_expert_options, add_memory_options, add_prefill_pool_options, gpus_value, prefill_pool_fields,
+)
 from planner.errors import PlannerInputError
 
 __all__ = ["register", "TARGETS"]
@@ -38,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dp", type=int, help="data-parallel ranks")
     parser.add_argument("--ep", type=int, default=1, help="expert-parallel size")
     parser.add_argument("--dp-attention", action="store_true", help="DP ranks share one MoE across tp x dp GPUs")
+    add_expert_options(parser)
+    parser.add_argument("--role", choices=("aggregated", "prefill", "decode"), default="aggregated",
+                        help="launch one pool of a prefill/decode-disaggregated deployment (its KV-transfer flags)")
+    parser.add_argument("--mtp", type=int, default=0, metavar="N", help="MTP speculative draft tokens (0-3)")
+    parser.add_argument("--engine", choices=("vllm", "sglang"), default="vllm",
+                        help="compose/k8s: the engine the manifests run (default vllm)")
+    add_prefill_pool_options(parser)
     add_memory_options(parser)
     parser.add_argument("--input-len", type=int, default=2048, help="prompt tokens per request, for the fit check")
     parser.add_argument("--output-len", type=int, default=512, help="generated tokens per request, for the fit check")
@@ -61,11 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from planner.catalog import model_source
-    from planner.emit import LaunchOptions, emit_command
-    from planner.estimate import EstimateRequest, run_estimate
 
     if args.target == "policy":
         return _run_policy(args)
@@ -74,33 +79,68 @@ def run(args: argparse.Namespace) -> int:
         raise PlannerInputError(f"--json prints a launch command; `emit {args.target}` writes YAML (use --out DIR)")
     if not manifests and args.out:
         raise PlannerInputError(f"--out applies to `emit compose` and `emit k8s`, not `emit {args.target}`")
-    engine = "vllm" if manifests else args.target
+    engine = args.engine if manifests else args.target
+    if args.target == "compose" and engine != "vllm":
+        raise PlannerInputError("`emit compose` runs vLLM; use `emit k8s --engine sglang` or `emit sglang`")
+    prefill_pool = prefill_pool_fields(args)
+    if prefill_pool is not None and args.role != "aggregated":
+        raise PlannerInputError("--prefill-gpus emits both pools; --role emits one: give one or the other")
+    if prefill_pool is not None and args.target == "compose":
+        raise PlannerInputError("a disaggregated deployment has two pools; compose runs one server (use `emit k8s`)")
     head_address = _k8s_head_address() if args.target == "k8s" else args.head_address
+    model_hf_id = args.hf_model or _hf_id(model_source(args.model).get("url", ""), args.model)
+    decode_report, decode_command = _resolve(args, engine, model_hf_id, head_address, role=args.role if prefill_pool is None else "decode")
+    if prefill_pool is None:
+        if manifests:
+            from planner.emit.manifests import write_manifest
+
+            return write_manifest(args.target, decode_command, decode_report, args.model, out_dir=args.out)
+        return _print(args, decode_command)
+    pool_args = argparse.Namespace(**{**vars(args), "gpu": prefill_pool["gpu"] or args.gpu, "gpus": prefill_pool["gpus"],
+                                      "tp": prefill_pool["tp"], "pp": None, "dp": prefill_pool["dp"],
+                                      "ep": prefill_pool["ep"], "dp_attention": prefill_pool["dp_attention"], "mtp": 0})
+    prefill_report, prefill_command = _resolve(pool_args, engine, model_hf_id, head_address, role="prefill")
+    instances = (prefill_pool["instances"], args.decode_instances)
+    if manifests:
+        from planner.emit.manifests import write_pd_manifest
+
+        return write_pd_manifest(prefill_command, prefill_report, decode_command, decode_report, instances, args.model,
+                                 out_dir=args.out)
+    return _print_pd(args, engine, prefill_command, decode_command, instances)
+
+
+def _resolve(args: argparse.Namespace, engine: str, model_hf_id: str, head_address: str, role: str):
+    """The estimate's deployment for these flags and its launch command (refused when it does not fit)."""
+    from pydantic import ValidationError
+
+    from planner.emit import LaunchOptions, emit_command
+    from planner.estimate import EstimateRequest, run_estimate
+
     try:
         request = EstimateRequest(
             model=args.model, gpu=args.gpu, gpus=args.gpus, tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep,
             dp_attention=args.dp_attention, weights=args.weights, kv_dtype=args.kv_dtype,
             max_model_len=args.max_model_len, gpu_memory_utilization=args.gpu_memory_utilization,
-            input_len=args.input_len, output_len=args.output_len, engine=engine,
+            input_len=args.input_len, output_len=args.output_len, engine=engine, redundant_experts=args.redundant_experts,
+            eplb=args.eplb, tbo=args.tbo, mtp=args.mtp,
         )  # fmt: skip
-        options = LaunchOptions(host=args.host, port=args.port, head_address=head_address)
+        options = LaunchOptions(host=args.host, port=args.port, head_address=head_address, role=role, mtp=args.mtp)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"])
         raise PlannerInputError(f"--{field.replace('_', '-')}: {error['msg']}") from exc
     report = run_estimate(request)
     if not report.memory.fits:
-        raise PlannerInputError(f"nothing to launch: {report.memory.reason}")
-    model_hf_id = args.hf_model or _hf_id(model_source(args.model).get("url", ""), args.model)
+        where = f"the {role} pool" if role != "aggregated" else "nothing to launch"
+        raise PlannerInputError(f"{where}: {report.memory.reason}")
     # A checkpoint named with --hf-model is taken to hold the --weights format already.
     checkpoint_dtype = report.deployment.weights_dtype if args.hf_model else None
-    command = emit_command(
-        engine, report.deployment, model_hf_id, args.model, checkpoint_dtype=checkpoint_dtype, options=options
-    )
-    if manifests:
-        from planner.emit.manifests import write_manifest
+    command = emit_command(engine, report.deployment, model_hf_id, args.model, checkpoint_dtype=checkpoint_dtype,
+                           options=options)
+    return report, command
 
-        return write_manifest(args.target, command, report, args.model, out_dir=args.out)
+
+def _print(args: argparse.Namespace, command) -> int:
     if args.json:
         sys.stdout.write(command.model_dump_json(indent=2) + "\n")
         return 0
@@ -138,6 +178,32 @@ def _run_policy(args: argparse.Namespace) -> int:
         max_waiting=args.max_waiting, managed=[prices[name] for name in wanted], gpu_hourly_usd=hourly,
         ttft_p95_ms=args.ttft_p95_ms, explicit_prices=args.prices_path is not None,
     ))
+    return 0
+
+
+def _print_pd(args: argparse.Namespace, engine: str, prefill, decode, instances: tuple[int, int]) -> int:
+    """Both pools' commands, then (SGLang) the router that pairs them."""
+    x, y = instances
+    router = None
+    if engine == "sglang":
+        from planner.emit.sglang import router_argv
+
+        router = router_argv([f"http://${{PREFILL_HOST_{i}}}:{args.port}" for i in range(x)],
+                             [f"http://${{DECODE_HOST_{i}}}:{args.port}" for i in range(y)], args.host, args.port)
+    if args.json:
+        import json
+
+        sys.stdout.write(json.dumps({"prefill": prefill.model_dump(), "prefill_instances": x, "decode": decode.model_dump(),
+                                     "decode_instances": y, "router": router}, indent=2) + "\n")
+        return 0
+    from planner.emit.command import shell_join
+
+    parts = [f"# prefill pool: {x} instance(s), each:\n{prefill.shell}", f"# decode pool: {y} instance(s), each:\n{decode.shell}"]
+    if router is not None:
+        parts.append("# router (set PREFILL_HOST_i / DECODE_HOST_i to the instances' addresses):\n" + shell_join(router))
+    sys.stdout.write("\n\n".join(parts) + "\n")
+    for note in dict.fromkeys([*prefill.notes, *decode.notes]):
+        sys.stderr.write(f"# note: {note}\n")
     return 0
 
 

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from planner.commands.options import (
-    add_cost_options, add_memory_options, add_model_options, add_workload_options, gpus_value,
+    add_cost_options, add_expert_options, add_memory_options, add_model_options, add_prefill_pool_options,
+    add_workload_options, gpus_value, prefill_pool_fields,
 )
 
 __all__ = ["register", "run", "render_table"]
@@ -25,11 +26,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ep", type=int, default=1, help="expert-parallel size")
     parser.add_argument("--dp-attention", action="store_true",
                         help="DP ranks share one MoE across tp x dp GPUs (SGLang --enable-dp-attention)")
+    add_expert_options(parser)
+    parser.add_argument("--role", choices=("aggregated", "prefill", "decode"), default="aggregated",
+                        help="estimate one pool of a prefill/decode-disaggregated deployment (default: aggregated)")
+    add_prefill_pool_options(parser)
     add_memory_options(parser)
     add_workload_options(parser)
     load = parser.add_mutually_exclusive_group()
     load.add_argument("--concurrency", type=int, help="requests in flight (default: as many as fit)")
     load.add_argument("--rps", type=float, help="arrival rate in requests per second (open loop, with queueing)")
+    parser.add_argument("--num-prompts", dest="benchmark_prompts", type=int, metavar="N",
+                        help="replay a benchmark of N prompts step by step (with --concurrency clients or --rps)")
     parser.add_argument("--tokens-per-day", type=float, help="traffic for the cost comparison (default: capacity x utilisation)")
     add_cost_options(parser)
     parser.add_argument("--profile", dest="profile_path", metavar="FILE",
@@ -50,6 +57,7 @@ def _request(args: argparse.Namespace):
 
             raise PlannerInputError(f"--{flag} must be at least 1, got {value}")
     fields = {name: getattr(args, name) for name in EstimateRequest.model_fields if hasattr(args, name)}
+    fields["prefill_pool"] = prefill_pool_fields(args)
     return EstimateRequest(**fields)
 
 
@@ -68,17 +76,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plot(request, report, path: str) -> None:
-    """Cost against traffic (one replica = this deployment) and a concurrency sweep of this deployment."""
-    from planner.estimate import run_estimate
+    """Monthly cost from 1M to 100B tokens/day of the cheapest plan on this GPU and engine that is at least
+    as fast per token as this deployment, against every managed API; and a concurrency sweep of it."""
+    from planner.breakeven import break_even
+    from planner.estimate import resolve_model, run_estimate
     from planner.errors import PlannerInputError
-    from planner.plot import ThroughputCurve, ThroughputPoint, ThroughputSeries, cost_curve, render_plot
+    from planner.plot import ThroughputCurve, ThroughputPoint, ThroughputSeries, render_plot
     from planner.prices import managed_prices
+    from planner.search import PlanRequest
 
     if report.cost is None or report.performance is None:
         raise PlannerInputError(f"nothing to plot: {report.memory.reason}")
+    if report.disaggregation is not None or request.role != "aggregated":
+        raise PlannerInputError("--plot draws an aggregated deployment; drop --role and --prefill-*")
     d = report.deployment
     pinned = request.model_copy(update={"gpus": d.gpus, "tp": d.tp, "pp": d.pp, "dp": d.dp, "ep": d.ep,
-                                        "dp_attention": d.dp_attention, "rps": None})
+                                        "dp_attention": d.dp_attention, "rps": None, "benchmark_prompts": None})
     points = []
     concurrency, top = 1, report.performance.max_batch_per_dp_rank * d.dp
     while concurrency <= top:
@@ -87,13 +100,15 @@ def _plot(request, report, path: str) -> None:
                                       output_tokens_per_s_per_gpu=perf.output_tokens_per_s_per_gpu))
         concurrency *= 2
     label = f"{d.gpus} x {d.gpu} {d.layout}"
-    workload = report.workload
-    curve = cost_curve(
-        report.cost.monthly_usd, report.cost.capacity_tokens_per_day,
-        managed_prices(report.model.name, request.prices_path),
-        input_share=workload.input_len / (workload.input_len + workload.output_len),
-        cache_hit_rate=request.cache_hit_rate, label=label,
+    plan = PlanRequest(
+        input_len=request.input_len, output_len=request.output_len, requests_per_s=1.0,
+        tpot_ms=max(report.performance.tpot_ms, 1e-3), gpus=(d.gpu,), engines=(request.engine,),
+        kv_dtype=d.kv_dtype, gpu_memory_utilization=d.gpu_memory_utilization,
+        gpu_hourly_usd={d.gpu: report.cost.gpu_hourly_usd},
+        cached_input_tokens=round(request.input_len * request.cache_hit_rate),
     )
+    spec = resolve_model(request)
+    curve = break_even(spec, plan, managed_prices(report.model.name, request.prices_path), request.cache_hit_rate).cost_curve()
     render_plot(path, curve, ThroughputCurve(series=[ThroughputSeries(label=label, points=points)]))
 
 
@@ -127,12 +142,33 @@ def render_table(report) -> str:
         ]
         if perf.note:
             rows.append(("note", perf.note))
+    if report.workload.role == "prefill" and perf is not None:
+        rows = [r for r in rows if r[0] not in ("load", "TPOT", "output throughput", "prefill capacity")]
+        rows.append(("prefill pool", f"{perf.prefill_tokens_per_s:,.0f} prompt tok/s ({perf.prefill_tokens_per_s_per_gpu:,.0f} per GPU), "
+                                     f"{perf.max_requests_per_s:,.2f} prompts/s at full load"))
+    dis = report.disaggregation
+    if dis is not None:
+        p, dd = dis.prefill, dis.decode
+        rows += [
+            ("disaggregated", f"{dis.ratio}: prefill {p.instances} x ({p.deployment.gpus} x {p.deployment.gpu} {p.deployment.layout}), "
+                              f"decode {dd.instances} x ({dd.deployment.gpus} x {dd.deployment.gpu} {dd.deployment.layout}), {dis.gpus} GPUs"),
+            ("prefill pool", f"{p.prefill_tokens_per_s:,.0f} prompt tok/s at full load, {p.utilization:.0%} used"),
+            ("KV hand-off", f"{dis.kv_bytes_per_request / 1e6:,.1f} MB per request, {dis.kv_transfer_ms:,.1f} ms"),
+            ("bottleneck", f"{dis.bottleneck} pool (capacity {dis.max_requests_per_s:,.2f} req/s)"),
+        ]
     if cost is not None:
         rows += [
             ("GPU price", f"${cost.gpu_hourly_usd:.2f}/GPU-hour"),
             ("monthly cost", f"${cost.monthly_usd:,.0f} (730 h)"),
             ("per 1M tokens", f"${cost.usd_per_million_input_tokens or 0:.3f} input, ${cost.usd_per_million_output_tokens or 0:.3f} output at {cost.utilization:.0%} utilisation"),
         ]
+        role = report.workload.role
+        if role == "prefill":
+            rows[-1] = ("per 1M tokens", f"${cost.usd_per_million_input_tokens or 0:.3f} prompt tokens at {cost.utilization:.0%} utilisation")
+        elif role == "decode":
+            rows[-1] = ("per 1M tokens", f"${cost.usd_per_million_output_tokens or 0:.3f} output tokens at {cost.utilization:.0%} utilisation")
+        if role != "aggregated":
+            rows.append(("managed", "not compared: this is one pool; price the whole service with --prefill-gpus (and its --prefill-* layout)"))
         for managed in cost.managed:
             verdict = "self-hosting cheaper" if managed.self_hosting_cheaper else "managed cheaper"
             be = managed.break_even_tokens_per_day

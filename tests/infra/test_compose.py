@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
+from planner.emit.flag_lists import ENGINE_VERSIONS
 from policies.loader import parse_policy_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ def test_default_stack_runs_without_gpus_and_the_gpu_profile_adds_vllm() -> None
     assert not [name for name, service in services.items() if "profiles" in service or "deploy" in service]
     gpu = _load("compose.gpu.yaml")["services"]
     assert list(gpu) == ["vllm"] and gpu["vllm"]["profiles"] == ["gpu"]
-    assert gpu["vllm"]["image"] == "vllm/vllm-openai:v0.13.0"
+    assert gpu["vllm"]["image"] == f"vllm/vllm-openai:v{ENGINE_VERSIONS['vllm']}"
 
 
 def test_gateway_serves_the_mounted_policy_on_redis_against_the_emulators_by_default() -> None:

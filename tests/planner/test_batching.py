@@ -1,10 +1,10 @@
-"""Continuous batching: steady state at a concurrency, at an arrival rate, overload, and a burst."""
+"""Continuous batching steady state: concurrency, arrival rate, overload, queueing, MTP."""
 
 from __future__ import annotations
 
 import pytest
 
-from planner.batching import Workload, RankModel, estimate_performance
+from planner.batching import RankModel, Workload, estimate_performance
 from planner.catalog import load_gpu, load_model
 from planner.deployment import Deployment
 from planner.engine import engine_profile
@@ -33,7 +33,6 @@ def test_more_concurrency_raises_throughput_and_tpot():
 def test_arrival_rate_finds_the_batch_that_serves_it():
     perf = estimate_performance(SPEC, GPU, DEP, VLLM, Workload(input_len=2000, output_len=500, rps=1.0), KV_TOKENS)
     assert perf.requests_per_s == pytest.approx(1.0, rel=1e-3) and not perf.overloaded
-    assert perf.concurrency == round(1.0 * (perf.ttft_ms + 499 * perf.tpot_ms) / 1000)
 
 
 def test_offered_load_above_capacity_is_reported_not_computed():
@@ -47,13 +46,10 @@ def test_concurrency_above_the_batch_cap_queues():
     assert perf.running_batch_per_dp_rank == perf.max_batch_per_dp_rank < 5000 and "queue" in perf.note
 
 
-def test_a_burst_of_one_request_is_prefill_then_plain_decode_steps():
-    load = Workload(input_len=2000, output_len=50)
-    rank = RankModel(SPEC, GPU, DEP, VLLM, load)
-    point, makespan = rank.burst(1, max_batch=10)
-    assert point.ttft_s == pytest.approx(2000 / rank.prefill_capacity + VLLM.step_overhead_s)
-    assert point.tpot_s == pytest.approx(rank.raw_tpot(1)[1])
-    assert makespan == pytest.approx(point.ttft_s + 49 * rank.raw_tpot(1)[1])
+def test_decode_pools_have_no_prefill_interference():
+    shared = RankModel(SPEC, GPU, DEP, VLLM, Workload(input_len=8000, output_len=200)).at_batch(64)
+    decode_only = RankModel(SPEC, GPU, DEP, VLLM, Workload(input_len=8000, output_len=200, disaggregated_decode=True)).at_batch(64)
+    assert decode_only.prefill_share == 0.0 and decode_only.tpot_s < shared.tpot_s
 
 
 def test_mtp_divides_the_step_by_accepted_tokens():
@@ -62,3 +58,11 @@ def test_mtp_divides_the_step_by_accepted_tokens():
     tpot, step = mtp.raw_tpot(1)
     assert tpot == pytest.approx(step / 1.92)
     assert tpot < plain.raw_tpot(1)[0]
+    measured = RankModel(SPEC, GPU, DEP, VLLM, Workload(input_len=1000, output_len=100, mtp=1, mtp_accepted_tokens=1.5))
+    assert measured.raw_tpot(1)[0] == pytest.approx(step / 1.5)
+
+
+def test_a_benchmark_replay_reports_its_prompts():
+    load = Workload(input_len=500, output_len=50, concurrency=8, benchmark_prompts=32)
+    perf = estimate_performance(SPEC, GPU, DEP, VLLM, load, KV_TOKENS)
+    assert perf.replayed_prompts == 32 and perf.ttft_ms > 0 and perf.tpot_ms > 0

@@ -36,7 +36,8 @@ def test_estimate_json_has_every_contract_key():
     for section, keys in CONTRACT.items():
         assert keys <= set(report[section]), section
     assert report["model"]["total_params"] == pytest.approx(685.4e9, rel=0.001)
-    assert report["deployment"] | {} and report["deployment"]["tp"] == 8
+    dep = report["deployment"]  # DeepSeek-V3.2 on one node: the recipes' DP8 + EP8
+    assert (dep["tp"], dep["dp"], dep["ep"], dep["dp_attention"]) == (1, 8, 8, True)
     assert report["memory"]["kv_bytes_per_token"] == 61 * 788 and report["memory"]["fits"] is True
     assert {m["provider"] for m in report["cost"]["managed"]} == {"fireworks", "novita"}  # the DeepSeek API serves V4 only
 
@@ -96,7 +97,7 @@ def test_running_an_estimate_never_imports_heavy_packages():
         "import sys, io, contextlib, planner.cli\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    planner.cli.main(['estimate', '--json'])\n"
-        "print([m for m in ('litellm', 'torch', 'fastapi', 'httpx', 'gateway') if m in sys.modules])\n"
+        "print([m for m in ('litellm', 'torch', 'fastapi', 'httpx', 'gateway', 'backends', 'policies') if m in sys.modules])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
@@ -112,7 +113,7 @@ def _write_profile(path, hbm_bandwidth_bytes_per_s: float, bf16_tflops: float, f
 
 
 def test_profile_feeds_measured_figures_into_the_estimate(tmp_path):
-    args = ("estimate", "--gpu", "h200", "--gpus", "8", "--concurrency", "1", "--json")
+    args = ("estimate", "--gpu", "h200", "--gpus", "8", "--concurrency", "128", "--json")
     datasheet = json.loads(planner(*args).stdout)["performance"]
     # A device measuring the typical microbenchmark share of the H200 datasheet (4.8 TB/s x 0.90
     # copied; 989.4 / 1978.9 TFLOPs x 0.75 in GEMMs) is a typical H200: the estimate is unchanged.
@@ -121,7 +122,8 @@ def test_profile_feeds_measured_figures_into_the_estimate(tmp_path):
     as_typical = json.loads(planner(*args, "--profile", str(typical)).stdout)["performance"]
     assert as_typical["tpot_ms"] == pytest.approx(datasheet["tpot_ms"], rel=1e-3)
     assert as_typical["ttft_ms"] == pytest.approx(datasheet["ttft_ms"], rel=1e-3)
-    # Half the bandwidth and compute of a typical device: every step is slower.
+    # Half the bandwidth and compute of a typical device: every step is slower (at a batch big enough
+    # for bandwidth and compute, not fixed per-layer costs, to set the step).
     slow = tmp_path / "slow.json"
     _write_profile(slow, 4.8e12 * 0.45, 989.4 * 0.375, 1978.9 * 0.375)
     as_slow = json.loads(planner(*args, "--profile", str(slow)).stdout)["performance"]
@@ -140,7 +142,7 @@ def test_plan_prints_ranked_rows_and_managed_options():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("plan",), "one of the arguments --rps --tokens-per-day --trace --from-ledger is required"),
+        (("plan",), "give the traffic: --rps, --tokens-per-day, --trace FILE, --from-ledger FILE, or --break-even"),
         (("plan", "--rps", "1", "--tokens-per-day", "1e9"), "not allowed with argument"),
         (("plan", "--rps", "-1"), "--rps must be positive"),
         (("plan", "--rps", "1", "--gpu", "h100,h200", "--gpu-hourly-usd", "2"), "needs exactly one --gpu"),
@@ -166,3 +168,24 @@ def test_rps_above_capacity_is_reported_as_overload():
     report = json.loads(planner("estimate", "--gpus", "8", "--rps", "500", "--json").stdout)
     assert report["performance"]["overloaded"] is True
     assert "exceeds capacity" in report["performance"]["note"]
+
+
+def test_plan_break_even_prints_decades_and_a_verdict_per_provider():
+    result = planner("plan", "--gpu", "h200", "--input-len", "2000", "--output-len", "500", "--tpot-ms", "60",
+                     "--ttft-p95-ms", "5000", "--break-even")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[2:8]] == ["1M", "10M", "100M", "1B", "10B", "100B"]
+    assert sum("tokens/day" in line and line.startswith("  ") for line in lines) == 3  # one per catalog provider
+
+
+def test_estimate_role_and_prefill_pool_flags():
+    decode = json.loads(planner("estimate", "--gpus", "8", "--tp", "1", "--dp", "8", "--ep", "8", "--dp-attention",
+                                "--max-model-len", "8192", "--role", "decode", "--concurrency", "256", "--json").stdout)
+    assert decode["workload"]["role"] == "decode" and decode["disaggregation"] is None
+    both = json.loads(planner("estimate", "--gpus", "8", "--tp", "1", "--dp", "8", "--ep", "8", "--dp-attention",
+                              "--max-model-len", "8192", "--prefill-gpus", "8", "--prefill-tp", "8",
+                              "--prefill-instances", "2", "--json").stdout)
+    assert both["disaggregation"]["ratio"] == "2P1D" and both["disaggregation"]["gpus"] == 24
+    bad = planner("estimate", "--prefill-tp", "8")
+    assert bad.returncode == 2 and "--prefill-tp needs --prefill-gpus" in bad.stderr

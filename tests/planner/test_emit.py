@@ -101,20 +101,20 @@ def test_parsers_match_the_model_family(family, vllm_tool, vllm_reasoning, sglan
 def test_vllm_single_node_dp_attention_command_is_exact() -> None:
     command = emit_command("vllm", LAYOUTS["dp8-ep8"], V32, "deepseek-v3.2")
     assert command.shell == (
-        "vllm serve deepseek-ai/DeepSeek-V3.2 --tensor-parallel-size 1 --data-parallel-size 8 "
+        "vllm serve deepseek-ai/DeepSeek-V3.2 --data-parallel-size 8 "
         "--enable-expert-parallel --kv-cache-dtype fp8 --max-model-len 4096 --gpu-memory-utilization 0.9 "
         "--tokenizer-mode deepseek_v32 --reasoning-parser deepseek_v3 --tool-call-parser deepseek_v32 "
         "--enable-auto-tool-choice --host 0.0.0.0 --port 8000"
     )
-    assert command.engine_version == "0.13.0"
+    assert command.engine_version == "0.32.0"
 
 
 def test_sglang_dp_attention_tp_size_counts_every_gpu() -> None:
     (argv,) = _engine_argvs(emit_command("sglang", LAYOUTS["dp8-ep8"], V32, "deepseek-v3.2"))
     assert argv[:5] == ["python3", "-m", "sglang.launch_server", "--model-path", V32]
     assert _flag_value(argv, "--tp-size") == "8"
-    assert _flag_value(argv, "--dp-size") == "8"
-    assert "--enable-dp-attention" in argv
+    assert _flag_value(argv, "--attn-dp-size") == "8"  # 0.5.23's spelling of --dp-size 8 --enable-dp-attention
+    assert "--enable-dp-attention" not in argv and "--dp-size" not in argv
     assert _flag_value(argv, "--ep-size") == "8"
     assert _flag_value(argv, "--kv-cache-dtype") == "fp8_e4m3"
     assert _flag_value(argv, "--mem-fraction-static") == "0.9"
@@ -216,9 +216,7 @@ def test_cli_prints_the_command_and_exits_zero(capsys) -> None:
     code = main(["emit", "vllm", "--model", "deepseek-v3.2", "--gpu", "h200", *DP8])
     out = capsys.readouterr().out
     assert code == 0
-    assert out.startswith(
-        "vllm serve deepseek-ai/DeepSeek-V3.2 --tensor-parallel-size 1 --data-parallel-size 8 --enable-expert-parallel"
-    )
+    assert out.startswith("vllm serve deepseek-ai/DeepSeek-V3.2 --data-parallel-size 8 --enable-expert-parallel")
     # Defaults come from `planner estimate`: FP8 KV for DSA models, the model's own context length.
     assert "--kv-cache-dtype fp8 --max-model-len 163840" in out
 
@@ -232,7 +230,7 @@ def test_cli_gpus_auto_emits_the_deployment_the_estimate_chose(capsys) -> None:
     assert code == 0
     assert chosen.nodes == 2  # 685B at FP8 needs two nodes of 8x H100
     assert [node["node_rank"] for node in data["nodes"]] == [0, 1]
-    assert data["engine_version"] == "0.5.6.post2"
+    assert data["engine_version"] == "0.5.23"
     argv = data["nodes"][1]["argvs"][0]
     assert argv[-2:] == ["--node-rank", "1"]
     assert _flag_value(argv, "--tp-size") == str(chosen.moe_group)
@@ -252,3 +250,58 @@ def test_cli_user_mistakes_are_one_line_and_exit_two(capsys, argv, message) -> N
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and message in err
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("role", ["aggregated", "prefill", "decode"])
+def test_v32_commands_are_also_valid_in_the_newest_vllm(layout: str, role: str) -> None:
+    from planner.emit import LaunchOptions
+    from planner.emit.flag_lists import ALSO_VALID_IN
+
+    command = emit_command("vllm", LAYOUTS[layout], V32, "deepseek-v3.2", options=LaunchOptions(role=role, mtp=1))
+    for version in ALSO_VALID_IN["vllm"]:
+        for argv in _engine_argvs(command):
+            assert undocumented_options("vllm", argv, version) == [], version
+
+
+def test_v32_on_eight_h200_is_the_vllm_recipes_launch_shape(capsys) -> None:
+    """vllm-project/recipes DeepSeek-V3.2: `vllm serve deepseek-ai/DeepSeek-V3.2 -dp 8 --enable-expert-parallel`
+    with `--tokenizer-mode deepseek_v32 --tool-call-parser deepseek_v32 --reasoning-parser deepseek_v3`."""
+    assert main(["emit", "vllm", "--model", "deepseek-v3.2", "--gpu", "h200", "--json"]) == 0
+    argv = json.loads(capsys.readouterr().out)["nodes"][0]["argvs"][0]
+    assert argv[:3] == ["vllm", "serve", V32] and "--tensor-parallel-size" not in argv
+    recipe = {"--data-parallel-size": "8", "--tokenizer-mode": "deepseek_v32", "--tool-call-parser": "deepseek_v32",
+              "--reasoning-parser": "deepseek_v3"}
+    assert {flag: _flag_value(argv, flag) for flag in recipe} == recipe
+    assert "--enable-expert-parallel" in argv and "--enable-auto-tool-choice" in argv
+
+
+def test_wide_ep_mtp_and_pd_roles_become_each_engines_flags() -> None:
+    from planner.emit import LaunchOptions
+
+    wide = Deployment(gpu="h200", gpus=32, dp=32, ep=32, dp_attention=True, weights_dtype="fp8", kv_dtype="fp8",
+                      nodes=4, eplb=True, redundant_experts=32, tbo=True)
+    (vllm, *_), (sglang, *_) = (_engine_argvs(emit_command(e, wide, V32, "deepseek-v3.2",
+                                                           options=LaunchOptions(role="decode", mtp=2)))
+                                for e in ("vllm", "sglang"))
+    assert _flag_value(vllm, "--all2all-backend") == "deepep_low_latency"
+    assert json.loads(_flag_value(vllm, "--eplb-config")) == {"num_redundant_experts": 32} and "--enable-dbo" in vllm
+    assert json.loads(_flag_value(vllm, "--speculative-config")) == {"method": "mtp", "num_speculative_tokens": 2}
+    assert json.loads(_flag_value(vllm, "--kv-transfer-config"))["kv_connector"] == "NixlConnector"
+    assert _flag_value(sglang, "--moe-a2a-backend") == "deepep" and "--enable-two-batch-overlap" in sglang
+    assert _flag_value(sglang, "--ep-num-redundant-experts") == "32" and "--enable-eplb" in sglang
+    assert _flag_value(sglang, "--disaggregation-mode") == "decode"
+    assert _flag_value(sglang, "--speculative-num-draft-tokens") == "3"
+    prefill = _engine_argvs(emit_command("sglang", LAYOUTS["dp8-ep8"], V32, "deepseek-v3.2",
+                                         options=LaunchOptions(role="prefill")))[0]
+    assert _flag_value(prefill, "--disaggregation-bootstrap-port") == "8998"
+
+
+def test_cli_emits_both_pools_and_the_sglang_router(capsys) -> None:
+    code = main(["emit", "sglang", "--model", "deepseek-v3.2", "--gpu", "h200", "--max-model-len", "8192",
+                 "--prefill-gpus", "8", "--prefill-instances", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.count("--disaggregation-mode prefill") == 1 and out.count("--disaggregation-mode decode") == 1
+    assert "# prefill pool: 2 instance(s)" in out
+    assert out.count("--prefill \"http://${PREFILL_HOST_") == 2 and "sglang_router.launch_router --pd-disaggregation" in out

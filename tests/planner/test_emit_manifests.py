@@ -23,6 +23,14 @@ CHECKED_IN = {
     "infra/k8s/vllm-8xh200.yaml": ["k8s", "--model", "deepseek-v3.2", "--gpu", "h200", "--gpus", "8"],
     "infra/k8s/vllm-16xh100.yaml": ["k8s", "--model", "deepseek-v3.2", "--gpu", "h100", "--gpus", "16", "--weights", "fp8"],
     "infra/compose.gpu.yaml": ["compose", "--model", "deepseek-v3.2", "--gpu", "h200", "--gpus", "8"],
+    "infra/k8s/sglang-pd-2p1d-16xh200.yaml": [
+        "k8s", "--engine", "sglang", "--gpu", "h200", "--gpus", "16", "--tp", "1", "--dp", "16", "--ep", "16",
+        "--dp-attention", "--eplb", "--redundant-experts", "32", "--tbo", "--max-model-len", "32768",
+        "--prefill-gpus", "8", "--prefill-tp", "1", "--prefill-dp", "8", "--prefill-ep", "8", "--prefill-dp-attention",
+        "--prefill-instances", "2"],
+    "infra/k8s/vllm-pd-1p1d-8xh200.yaml": [
+        "k8s", "--gpu", "h200", "--gpus", "8", "--max-model-len", "32768", "--prefill-gpus", "8", "--prefill-tp", "1",
+        "--prefill-dp", "8", "--prefill-ep", "8", "--prefill-dp-attention"],
 }
 
 
@@ -53,10 +61,11 @@ def test_single_node_deployment_serves_the_plans_argv_on_eight_h200(tmp_path: Pa
     container = pod["containers"][0]
     argv = container["command"]
     assert argv[:3] == ["vllm", "serve", V32]
-    for flag, value in (("--tensor-parallel-size", "8"), ("--max-model-len", "163840"), ("--gpu-memory-utilization", "0.9"),
+    for flag, value in (("--data-parallel-size", "8"), ("--max-model-len", "163840"), ("--gpu-memory-utilization", "0.9"),
                         ("--kv-cache-dtype", "fp8"), ("--port", "8000")):  # fmt: skip
         assert argv[argv.index(flag) + 1] == value
-    assert container["image"] == "vllm/vllm-openai:v0.13.0" == vllm_image(ENGINE_VERSIONS["vllm"])
+    assert "--enable-expert-parallel" in argv  # DeepSeek-V3.2's recipe shape: DP8 + EP on one node
+    assert container["image"] == "vllm/vllm-openai:v0.32.0" == vllm_image(ENGINE_VERSIONS["vllm"])
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 8
     assert container["startupProbe"]["httpGet"]["path"] == "/health"
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
@@ -147,3 +156,22 @@ def test_the_command_in_a_manifests_header_rewrites_it_exactly(path: str, tmp_pa
     argv = header[0].removeprefix("#   planner emit ").removesuffix(" --out DIR").split()
     code, _, _ = _emit(argv, tmp_path, capsys)
     assert code == 0 and (tmp_path / Path(path).name).read_text() == (ROOT / path).read_text()
+
+
+def test_disaggregated_manifests_run_both_pools_and_the_sglang_router(tmp_path: Path, capsys) -> None:
+    _emit(CHECKED_IN["infra/k8s/sglang-pd-2p1d-16xh200.yaml"], tmp_path, capsys)
+    docs = list(yaml.safe_load_all((tmp_path / "sglang-pd-2p1d-16xh200.yaml").read_text()))
+    by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    prefill = by[("Deployment", "sglang-deepseek-v3-2-prefill")]
+    decode = by[("LeaderWorkerSet", "sglang-deepseek-v3-2-decode")]
+    router = by[("Deployment", "sglang-deepseek-v3-2")]
+    assert prefill["spec"]["replicas"] == 2 and decode["spec"]["leaderWorkerTemplate"]["size"] == 2
+    prefill_argv = prefill["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert prefill_argv[prefill_argv.index("--disaggregation-mode") + 1] == "prefill"
+    assert "lmsysorg/sglang:v0.5.23" == prefill["spec"]["template"]["spec"]["containers"][0]["image"]
+    worker_script = decode["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]["command"][-1]
+    assert '--node-rank "${LWS_WORKER_INDEX}"' in worker_script
+    router_argv = router["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert router_argv[:4] == ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"]
+    assert "http://sglang-deepseek-v3-2-prefill:8000" in router_argv and "http://sglang-deepseek-v3-2-decode:8000" in router_argv
+    assert {("Service", n) for n in ("sglang-deepseek-v3-2", "sglang-deepseek-v3-2-prefill", "sglang-deepseek-v3-2-decode")} <= set(by)

@@ -1,9 +1,9 @@
 """Regenerate the checked-in flag lists from an unpacked vLLM or SGLang wheel, without running it.
 
-    pip download --no-deps vllm==0.13.0 && unzip -q vllm-0.13.0-*.whl -d vllm-src
-    python planner/emit/data/extract_flags.py vllm 0.13.0 vllm-src > planner/emit/data/vllm-0.13.0-flags.txt
-    pip download --no-deps sglang==0.5.6.post2 && unzip -q sglang-0.5.6.post2-*.whl -d sglang-src
-    python planner/emit/data/extract_flags.py sglang 0.5.6.post2 sglang-src > planner/emit/data/sglang-0.5.6.post2-flags.txt
+    pip download --no-deps vllm==0.32.0 && unzip -q vllm-0.32.0-*.whl -d vllm-src
+    python planner/emit/data/extract_flags.py vllm 0.32.0 vllm-src > planner/emit/data/vllm-0.32.0-flags.txt
+    pip download --no-deps sglang==0.5.23 && unzip -q sglang-0.5.23-*.whl -d sglang-src
+    python planner/emit/data/extract_flags.py sglang 0.5.23 sglang-src > planner/emit/data/sglang-0.5.23-flags.txt
 
 It reads the engines' argparse definitions with `ast` (string literals of every `add_argument`
 call, vLLM's `FrontendArgs` dataclass fields, the config dataclass field types that make a flag a
@@ -18,7 +18,13 @@ import datetime
 import sys
 from pathlib import Path
 
-VLLM_FILES = ("vllm/entrypoints/openai/cli_args.py", "vllm/engine/arg_utils.py")
+VLLM_CLI_ARGS = (
+    "vllm/entrypoints/openai/cli_args.py",  # up to 0.2x
+    "vllm/entrypoints/launchers/cli_args.py",  # 0.3x
+    "vllm/entrypoints/common/cli_args.py",  # 0.34
+)
+"""Where `make_arg_parser` and `FrontendArgs` live, by release (the first that exists is read)."""
+VLLM_ARG_UTILS = "vllm/engine/arg_utils.py"
 SGLANG_FILE = "python/sglang/srt/server_args.py"
 
 
@@ -64,7 +70,7 @@ def _vllm_field_types(root: Path) -> tuple[dict[str, dict[str, ast.AST]], dict[s
     """class name -> field -> annotation, and Literal aliases, over vllm/config and the CLI files."""
     classes: dict[str, dict[str, ast.AST]] = {}
     aliases: dict[str, list[str]] = {}
-    paths = sorted((root / "vllm" / "config").glob("*.py")) + [root / f for f in VLLM_FILES]
+    paths = sorted((root / "vllm" / "config").glob("*.py")) + [_vllm_cli_args(root), root / VLLM_ARG_UTILS]
     for path in paths:
         for node in _parse(path).body:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -73,10 +79,20 @@ def _vllm_field_types(root: Path) -> tuple[dict[str, dict[str, ast.AST]], dict[s
                     aliases[node.targets[0].id] = values
             elif isinstance(node, ast.ClassDef):
                 fields = classes.setdefault(node.name, {})
+                for base in node.bases:  # inherited dataclass fields (FrontendArgs(BaseFrontendArgs) in 0.3x)
+                    if isinstance(base, ast.Name) and base.id in classes:
+                        fields.update(classes[base.id])
                 for item in node.body:
                     if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
                         fields[item.target.id] = item.annotation
     return classes, aliases
+
+
+def _vllm_cli_args(root: Path) -> Path:
+    for relative in VLLM_CLI_ARGS:
+        if (root / relative).exists():
+            return root / relative
+    raise SystemExit(f"{root}: none of {', '.join(VLLM_CLI_ARGS)} exists")
 
 
 def _registry_keys(path: Path, name: str) -> list[str]:
@@ -104,7 +120,7 @@ def vllm_lines(root: Path) -> list[str]:
             line += " choices=" + ",".join(choices)
         lines.append(line)
 
-    cli_args = _parse(root / VLLM_FILES[0])
+    cli_args = _parse(_vllm_cli_args(root))
     for node in ast.walk(cli_args):
         if isinstance(node, ast.FunctionDef) and node.name == "make_arg_parser":
             for _call, names in _add_argument_calls(node):
@@ -112,7 +128,7 @@ def vllm_lines(root: Path) -> list[str]:
     for name, annotation in classes["FrontendArgs"].items():
         add(["--" + name.replace("_", "-")], annotation, False)
 
-    arg_utils = _parse(root / VLLM_FILES[1])
+    arg_utils = _parse(root / VLLM_ARG_UTILS)
     kwargs_class: dict[str, str] = {}
     for node in ast.walk(arg_utils):
         if (
@@ -169,22 +185,70 @@ def sglang_lines(root: Path) -> list[str]:
             if choices:
                 line += " choices=" + ",".join(choices)
         lines.append(line)
+    fields_dir = srt / "arg_groups" / "fields"
+    if fields_dir.is_dir():  # 0.5.2x: most options are declared as annotated dataclass fields
+        choices_file = srt / "arg_groups" / "choices.py"
+        if choices_file.exists():
+            for node in _parse(choices_file).body:
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.List) and isinstance(node.targets[0], ast.Name):
+                    constants[node.targets[0].id] = [str(e.value) for e in node.value.elts if isinstance(e, ast.Constant)]
+        declared = {line.split()[0] for line in lines}
+        for path in sorted(fields_dir.glob("*.py")):
+            lines += [line for line in _sglang_field_lines(_parse(path), constants) if line.split()[0] not in declared]
     lines.append("@reasoning-parser " + " ".join(constants["reasoning"]))
     lines.append("@tool-call-parser " + " ".join(constants["tool_call"]))
+    return lines
+
+
+def _sglang_field_lines(tree: ast.Module, constants: dict[str, list[str]]) -> list[str]:
+    """CLI options of SGLang 0.5.2x's `A[type, "help" | Arg(...)]` fields (arg_groups/arg_utils.py
+    add_cli_args_from_dataclass: `--field-name` or Arg.cli_name, Arg.aliases, Literal types as choices,
+    bools as store_true, Arg.no_cli skipped)."""
+    lines = []
+    for cls in [n for n in tree.body if isinstance(n, ast.ClassDef)]:
+        for item in cls.body:
+            if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)):
+                continue
+            ann = item.annotation
+            if not (isinstance(ann, ast.Subscript) and getattr(ann.value, "id", None) in ("A", "Annotated")):
+                continue
+            parts = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else [ann.slice]
+            field_type, meta = parts[0], parts[1:]
+            arg = next((m for m in meta if isinstance(m, ast.Call) and getattr(m.func, "id", None) == "Arg"), None)
+            if arg is None and not any(isinstance(m, ast.Constant) and isinstance(m.value, str) for m in meta):
+                continue
+            keywords = {k.arg: k.value for k in arg.keywords} if arg is not None else {}
+            if isinstance(keywords.get("no_cli"), ast.Constant) and keywords["no_cli"].value:
+                continue
+            name = keywords["cli_name"].value if isinstance(keywords.get("cli_name"), ast.Constant) else (
+                "--" + item.target.id.replace("_", "-"))
+            names = [name]
+            if isinstance(keywords.get("aliases"), ast.List):
+                names += [e.value for e in keywords["aliases"].elts if isinstance(e, ast.Constant)]
+            line = " ".join(names)
+            choices = _literal_values(field_type, {})
+            value = keywords.get("choices")
+            if isinstance(value, ast.List):
+                choices = [str(e.value) for e in value.elts if isinstance(e, ast.Constant)]
+            elif isinstance(value, ast.Name):
+                choices = constants.get(value.id, choices)
+            if choices and "action" not in keywords:
+                line += " choices=" + ",".join(str(c) for c in choices)
+            lines.append(line)
     return lines
 
 
 HEADERS = {
     "vllm": (
         "# vLLM {version}: every option `vllm serve` accepts.\n"
-        "# source: PyPI vllm=={version} wheel (vllm-{version}-cp38-abi3-manylinux_2_31_x86_64.whl), files\n"
-        "#   vllm/entrypoints/openai/cli_args.py (make_arg_parser, FrontendArgs), vllm/engine/arg_utils.py\n"
+        "# source: PyPI vllm=={version} wheel (vllm-{version}-cp38-abi3-manylinux_*_x86_64.whl), files\n"
+        "#   vllm/entrypoints/*/cli_args.py (make_arg_parser, FrontendArgs), vllm/engine/arg_utils.py\n"
         "#   (EngineArgs.add_cli_args), vllm/config/*.py (field types), vllm/reasoning/__init__.py and\n"
         "#   vllm/tool_parsers/__init__.py (parser registries); rendered at https://docs.vllm.ai/en/v{version}/cli/serve/\n"
     ),
     "sglang": (
         "# SGLang {version}: every option `python -m sglang.launch_server` accepts.\n"
-        "# source: PyPI sglang=={version} wheel (sglang-{version}-py3-none-any.whl), files\n"
+        "# source: PyPI sglang=={version} wheel (sglang-{version}-*.whl), files\n"
         "#   sglang/srt/server_args.py (ServerArgs.add_cli_args), sglang/srt/parser/reasoning_parser.py\n"
         "#   (ReasoningParser.DetectorMap), sglang/srt/function_call/function_call_parser.py (ToolCallParserEnum);\n"
         "#   rendered at https://docs.sglang.ai/advanced_features/server_arguments.html\n"
