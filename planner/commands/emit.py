@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="launch one pool of a prefill/decode-disaggregated deployment (its KV-transfer flags)")
     parser.add_argument("--mtp", type=int, default=0, metavar="N", help="MTP speculative draft tokens (0-3)")
     parser.add_argument("--engine", choices=("vllm", "sglang"), default="vllm",
-                        help="compose/k8s: the engine the manifests run (default vllm)")
+                        help="compose/k8s/policy: the engine the manifests or the policy's replicas run (default vllm)")
     add_prefill_pool_options(parser)
     add_memory_options(parser)
     parser.add_argument("--input-len", type=int, default=2048, help="prompt tokens per request, for the fit check")
@@ -57,7 +57,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the command as JSON")
     parser.add_argument("--out", metavar="DIR", help="compose/k8s: write the manifest into DIR instead of printing it")
     policy = parser.add_argument_group("policy", "`emit policy`: the routing policy of a planned mix")
-    policy.add_argument("--engine", choices=("vllm", "sglang"), default="vllm", help="engine of the replicas")
     policy.add_argument("--replicas", type=int, default=1, help="self-hosted replicas (default 1)")
     policy.add_argument("--max-num-seqs", type=int, help="running sequences per DP rank (the SLO batch)")
     policy.add_argument("--max-waiting", type=int, default=4, help="a replica spills once this many requests queue (default 4)")
