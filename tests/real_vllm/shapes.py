@@ -18,7 +18,7 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 __all__ = [
-    "SseEvent", "json_type", "shape_differences", "stream_differences", "parse_sse", "record_sse", "event_sequence",
+    "SseEvent", "ShapeDifference", "json_type", "shape_difference_items", "shape_differences", "stream_differences", "parse_sse", "record_sse", "event_sequence",
     "collapse_repeats", "metric_samples", "metric_differences",
 ]
 
@@ -37,26 +37,43 @@ def json_type(value: Any) -> str:
     raise TypeError(f"not a JSON value: {value!r}")
 
 
-def shape_differences(ours: Any, theirs: Any, path: str = "$", *, ours_name: str = "the emulator",
-                      theirs_name: str = "vLLM") -> list[str]:
-    """Every place where `ours` and `theirs` differ in keys or value types, one line each."""
+@dataclass(frozen=True, slots=True)
+class ShapeDifference:
+    """One place where two JSON values differ in shape: `only_in` names the side that alone has the
+    key at `path`, or is None when both have it with different JSON types; `text` says it in words."""
+
+    path: str
+    only_in: str | None
+    text: str
+
+
+def shape_difference_items(ours: Any, theirs: Any, path: str = "$", *, ours_name: str = "the emulator",
+                           theirs_name: str = "vLLM") -> list[ShapeDifference]:
+    """Every place where `ours` and `theirs` differ in keys or value types."""
     kind, their_kind = json_type(ours), json_type(theirs)
     if kind != their_kind:
-        return [f"{path}: {kind} in {ours_name} ({_brief(ours)}), {their_kind} in {theirs_name} ({_brief(theirs)})"]
-    problems: list[str] = []
+        text = f"{path}: {kind} in {ours_name} ({_brief(ours)}), {their_kind} in {theirs_name} ({_brief(theirs)})"
+        return [ShapeDifference(path, None, text)]
+    problems: list[ShapeDifference] = []
     if kind == "object":
         for key in sorted(ours.keys() | theirs.keys()):
             where = f"{path}.{key}"
             if key not in theirs:
-                problems.append(f"{where}: only in {ours_name} ({_brief(ours[key])})")
+                problems.append(ShapeDifference(where, ours_name, f"{where}: only in {ours_name} ({_brief(ours[key])})"))
             elif key not in ours:
-                problems.append(f"{where}: only in {theirs_name} ({_brief(theirs[key])})")
+                problems.append(ShapeDifference(where, theirs_name, f"{where}: only in {theirs_name} ({_brief(theirs[key])})"))
             else:
-                problems += shape_differences(ours[key], theirs[key], where, ours_name=ours_name, theirs_name=theirs_name)
+                problems += shape_difference_items(ours[key], theirs[key], where, ours_name=ours_name, theirs_name=theirs_name)
     elif kind == "array":
         for index, (mine, other) in enumerate(zip(ours, theirs)):
-            problems += shape_differences(mine, other, f"{path}[{index}]", ours_name=ours_name, theirs_name=theirs_name)
+            problems += shape_difference_items(mine, other, f"{path}[{index}]", ours_name=ours_name, theirs_name=theirs_name)
     return problems
+
+
+def shape_differences(ours: Any, theirs: Any, path: str = "$", *, ours_name: str = "the emulator",
+                      theirs_name: str = "vLLM") -> list[str]:
+    """Every place where `ours` and `theirs` differ in keys or value types, one line each."""
+    return [d.text for d in shape_difference_items(ours, theirs, path, ours_name=ours_name, theirs_name=theirs_name)]
 
 
 def _brief(value: Any) -> str:

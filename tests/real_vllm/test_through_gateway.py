@@ -28,17 +28,20 @@ def client(real_stack) -> openai.OpenAI:
     return openai.OpenAI(base_url=real_stack.gateway.v1, api_key="sk-client", max_retries=0, timeout=TIMEOUT_S)
 
 
-def _direct(engine: Any, body: dict[str, Any], path: str = "/chat/completions") -> dict[str, Any]:
-    """The same request sent to vLLM itself (its usage is the reference)."""
-    response = httpx.post(f"{engine.v1}{path}", json={**body, "model": SERVED_MODEL}, timeout=TIMEOUT_S)
+def _direct(stack: Any, body: dict[str, Any], path: str = "/chat/completions") -> dict[str, Any]:
+    """The same request sent to vLLM itself (its usage is the reference); then the gateway is let see
+    its queue empty again (RealStack.settle)."""
+    response = httpx.post(f"{stack.engine.v1}{path}", json={**body, "model": SERVED_MODEL}, timeout=TIMEOUT_S)
     response.raise_for_status()
+    stack.settle()
     return response.json()
 
 
-def _direct_stream_usage(engine: Any, body: dict[str, Any]) -> dict[str, Any]:
+def _direct_stream_usage(stack: Any, body: dict[str, Any]) -> dict[str, Any]:
     payload = {**body, "model": SERVED_MODEL, "stream": True, "stream_options": {"include_usage": True}}
-    with httpx.stream("POST", f"{engine.v1}/chat/completions", json=payload, timeout=TIMEOUT_S) as response:
+    with httpx.stream("POST", f"{stack.engine.v1}/chat/completions", json=payload, timeout=TIMEOUT_S) as response:
         text = response.read().decode()
+    stack.settle()
     chunks = [orjson.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
     return chunks[-1]["usage"]
 
@@ -54,7 +57,7 @@ def test_non_streamed_chat_is_vllms_answer_with_vllms_usage(real_stack, client):
     assert raw.headers["x-switchyard-backend"] == "local"
     assert completion.choices[0].message.content == ANSWER_TEXT
     assert completion.choices[0].finish_reason == "stop"
-    direct = _direct(real_stack.engine, {"messages": HELLO, "temperature": 0})
+    direct = _direct(real_stack, {"messages": HELLO, "temperature": 0})
     assert _usage_counts(completion.usage) == _usage_counts(direct["usage"])
 
 
@@ -74,7 +77,7 @@ def test_streamed_chat_with_include_usage_ends_with_vllms_usage(real_stack, clie
                                             stream_options={"include_usage": True})
     chunks = list(stream)
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
-    assert _usage_counts(chunks[-1].usage) == _usage_counts(_direct_stream_usage(real_stack.engine, {"messages": HELLO, "temperature": 0}))
+    assert _usage_counts(chunks[-1].usage) == _usage_counts(_direct_stream_usage(real_stack, {"messages": HELLO, "temperature": 0}))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == ANSWER_TEXT
 
 
@@ -107,7 +110,7 @@ def test_seed_reaches_vllm(real_stack, client):
 
     first = sampled(1234)
     assert sampled(1234) == first
-    assert _direct(real_stack.engine, {"messages": HELLO, "temperature": 2, "max_tokens": 8, "seed": 1234})["choices"][0]["message"]["content"] == first
+    assert _direct(real_stack, {"messages": HELLO, "temperature": 2, "max_tokens": 8, "seed": 1234})["choices"][0]["message"]["content"] == first
     assert sampled(4321) != first
 
 
@@ -126,7 +129,7 @@ def test_ledger_records_vllms_own_token_counts(real_stack, client):
     request = {"messages": HELLO, "temperature": 0, "max_tokens": 6}
     raw = client.chat.completions.with_raw_response.create(model="only-local", **request)
     [record] = real_stack.ledger_records(raw.headers["x-switchyard-request-id"])
-    direct = _direct(real_stack.engine, request)["usage"]
+    direct = _direct(real_stack, request)["usage"]
     assert (record["backend"], record["ok"], record["streamed"]) == ("local", True, False)
     assert (record["prompt_tokens"], record["completion_tokens"]) == (direct["prompt_tokens"], direct["completion_tokens"])
     assert record["reasoning_tokens"] == direct["completion_tokens_details"]["reasoning_tokens"]
@@ -136,7 +139,7 @@ def test_ledger_records_vllms_own_token_counts(real_stack, client):
         request_id = response.headers["x-switchyard-request-id"]
         list(response.parse())
     [streamed] = real_stack.ledger_records(request_id)
-    reference = _direct_stream_usage(real_stack.engine, request)
+    reference = _direct_stream_usage(real_stack, request)
     assert streamed["streamed"] is True and streamed["usage_estimated"] is False
     assert (streamed["prompt_tokens"], streamed["completion_tokens"]) == (reference["prompt_tokens"], reference["completion_tokens"])
 

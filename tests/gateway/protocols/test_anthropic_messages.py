@@ -61,6 +61,10 @@ def _chat(**body):
      {"tool_choice": {"type": "function", "function": {"name": "t"}}}),
     ({"messages": [{"role": "user", "content": "hi"}], "tools": [{"name": "t", "input_schema": {}}], "tool_choice": {"type": "none"}},
      {"tool_choice": "none"}),
+    ({"messages": [{"role": "user", "content": "hi"}],  # strict: the input must match the schema (structured outputs upstream)
+      "tools": [{"name": "t", "input_schema": {"type": "object"}, "strict": True}, {"name": "u", "input_schema": {}, "strict": False}]},
+     {"tools": [{"type": "function", "function": {"name": "t", "parameters": {"type": "object"}, "strict": True}},
+                {"type": "function", "function": {"name": "u", "parameters": {"type": "object"}, "strict": False}}]}),
     ({"system": "s", "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": [{"type": "text", "text": "env"}]},
                                   {"role": "user", "content": "go"}]},
      {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}, {"role": "system", "content": "env"},
@@ -143,6 +147,32 @@ def test_chat_answers_become_messages(message, finish, blocks, stop):
         block.pop("signature", None)
     assert out["content"] == blocks and out["stop_reason"] == stop and out["model"] == "claude-x" and out["type"] == "message"
     assert out["usage"] == {"input_tokens": 14, "output_tokens": 7, "cache_read_input_tokens": 16, "cache_creation_input_tokens": 0}
+
+
+CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":'}}
+
+
+@pytest.mark.parametrize(("choice", "stop"), [
+    ({"finish_reason": "stop", "stop_reason": " routes"}, ("stop_sequence", " routes")),  # vLLM: the matched stop string
+    ({"finish_reason": "stop", "matched_stop": "###"}, ("stop_sequence", "###")),  # SGLang
+    ({"finish_reason": "stop", "stop_reason": 2}, ("end_turn", None)),  # a stop token id, not a stop sequence
+    ({"finish_reason": "stop", "stop_reason": None}, ("end_turn", None)),  # end of sequence
+    ({"finish_reason": "length", "stop_reason": None, "tool_calls": [CALL]}, ("max_tokens", None)),  # a cut-short call must not run
+    ({"finish_reason": "stop", "stop_reason": None, "tool_calls": [CALL]}, ("tool_use", None)),  # a named tool choice ends "stop"
+])
+def test_stop_reasons_follow_anthropics_rules(choice, stop):
+    """Anthropic: `stop_sequence` with the string when a custom stop sequence ended the turn; `max_tokens`
+    whenever the limit cut the answer, tool call or not (then `tool_use`, then `end_turn`)."""
+    message = {"role": "assistant", "content": "a", **({"tool_calls": choice.pop("tool_calls")} if "tool_calls" in choice else {})}
+    content = orjson.dumps({"choices": [{"index": 0, "message": message, **choice}]})
+    out = orjson.loads(am.message_from_chat(content, message_id="msg_1", model="claude-x"))
+    assert (out["stop_reason"], out["stop_sequence"]) == stop
+    stream = am.AnthropicStream(message_id="msg_1", model="claude-x", input_estimate=3)
+    delta = {"tool_calls": [{"index": 0, **message["tool_calls"][0]}]} if "tool_calls" in message else {"content": "a"}
+    finish = {"choices": [{"index": 0, "delta": {}, **choice}]}
+    streamed = _sse(delta) + b"data: " + orjson.dumps(finish) + b"\n\ndata: [DONE]\n\n"
+    [message_delta] = [e for e in named_events(stream.feed(streamed)) if e["type"] == "message_delta"]
+    assert message_delta["delta"] == {"stop_reason": stop[0], "stop_sequence": stop[1]}
 
 
 def _sse(*deltas, finish=None, usage=None):

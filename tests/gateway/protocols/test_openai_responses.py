@@ -6,6 +6,7 @@ import base64
 
 import orjson
 import pytest
+from openai.types.responses import Response
 
 from gateway.errors import InvalidRequestError
 from gateway.protocols import openai_responses as orp
@@ -112,8 +113,9 @@ def test_a_chat_answer_becomes_a_response_with_reasoning_message_and_calls():
     assert base64.b64decode(reasoning["encrypted_content"][len(orp.ENCRYPTED_PREFIX):]) == b"think"
     assert message["content"][0]["text"] == "Checking." and message["role"] == "assistant"
     assert (call["type"], call["call_id"], call["name"], call["arguments"]) == ("function_call", "call_1", "f", '{"a":1}')
-    assert response["usage"] == {"input_tokens": 20, "input_tokens_details": {"cached_tokens": 4}, "output_tokens": 8,
-                                 "output_tokens_details": {"reasoning_tokens": 3}, "total_tokens": 28}
+    assert response["usage"] == {"input_tokens": 20, "input_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 0},
+                                 "output_tokens": 8, "output_tokens_details": {"reasoning_tokens": 3}, "total_tokens": 28}
+    Response.model_validate(response)  # the SDK's type: every required field (cache_write_tokens among them) is there
     assert orp.assistant_message(response["output"]) == {
         "role": "assistant", "content": "Checking.", "reasoning_content": "think",
         "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}]}
