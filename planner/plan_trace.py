@@ -1,7 +1,9 @@
 """`planner plan --trace FILE`: how many self-hosted replicas for this traffic, with the rest on a managed API.
 
 1. The trace's mean lengths and rate feed the steady-state search (planner.search): its cheapest
-   deployments that meet the SLOs, each with the batch per DP rank that still meets them.
+   deployments that meet the SLOs, each with the batch per DP rank that still meets them. Only
+   aggregated deployments: the fleet simulator replays replicas that prefill and decode their own
+   requests (a disaggregated pair would be replayed as its decode pool alone, prefilling too).
 2. The managed provider is the cheapest (for the trace's token mix, cached input at its cached
    price) whose default latency (planner.simulate.managed) meets the SLOs; the cheapest of all when
    none does.
@@ -192,7 +194,7 @@ def plan_for_trace(spec: ModelSpec, trace: Trace, req: TracePlanRequest, prices:
         input_len=max(1, round(mean_in)), output_len=max(1, round(mean_out)), requests_per_s=mean_rps,
         ttft_p95_ms=req.ttft_p95_ms, tpot_ms=req.tpot_ms, gpus=req.gpus, weights=req.weights, engines=req.engines,
         kv_dtype=req.kv_dtype, max_model_len=req.max_model_len, gpu_memory_utilization=req.gpu_memory_utilization,
-        gpu_hourly_usd=req.gpu_hourly_usd, top=req.candidates,
+        gpu_hourly_usd=req.gpu_hourly_usd, top=req.candidates, disaggregated=False,
     ))
     rows: list[MixRow] = []
 

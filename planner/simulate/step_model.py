@@ -4,15 +4,12 @@
 function the simulator calls for time: one engine step of one DP rank that decodes a token for each
 of `batch` running sequences (mean context `context_tokens`) and prefills `prefill_tokens` prompt
 tokens of requests whose prompts are `prefill_prompt_tokens` long (chunked prefill, as vLLM V1 and
-SGLang schedule it). It is the planner's own step model (planner.batching's burst simulation):
-
-    step = decode_round(batch, context)            (planner.decode: weights + KV reads, FLOPs, comms,
-                                                    per-step and per-sequence overheads, API server)
-         + prefill_tokens / rank prefill capacity  (planner.prefill, at that prompt length)
-
-and with no running batch a prefill-only step costs the engine's fixed step overhead plus its
-tokens. Re-point this module to change the timing model; nothing else in `planner.simulate`
-reads planner internals. Results are cached per bucketed (batch, context) and prompt length:
+SGLang schedule it). It is the planner's own op-level step model, the one `planner estimate` and
+`planner plan` use (planner.step_model.step_time): every layer once for the decode tokens and the
+prefill chunk together (dense GEMMs, touched experts, attention over each sequence's KV cache,
+communication, per-layer, per-step and per-sequence overheads), and the API server streaming the
+batch's tokens as a floor. Prefill tokens attend to half their prompt on average. Re-point this
+module to change the timing model; nothing else in `planner.simulate` reads planner internals. Results are cached per bucketed (batch, context) and prompt length:
 batches above 64 and contexts are rounded to about 3% and 6% (a sixteenth of their power of two),
 well inside the model's own error.
 
@@ -25,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from planner.catalog import load_gpu, load_model
-from planner.decode import decode_round
 from planner.deployment import Deployment
 from planner.engine import EngineProfile, engine_profile
 from planner.errors import PlannerInputError
@@ -33,8 +29,8 @@ from planner.gpu_spec import GIB, GpuSpec
 from planner.layout import build_deployment
 from planner.memory import PREFILL_CHUNK_TOKENS, estimate_memory
 from planner.model_spec import ModelSpec
-from planner.prefill import prefill_capacity_tokens_per_s
 from planner.simulate.deployment_spec import DeploymentSpec
+from planner.step_model import StepShape, step_time
 
 __all__ = ["ReplicaTiming", "replica_timing", "step_time_s", "bucket_batch", "bucket_tokens"]
 
@@ -68,8 +64,7 @@ class ReplicaTiming:
     kv_tokens_per_rank: int
     max_num_seqs: int
     chunk_tokens: int = PREFILL_CHUNK_TOKENS
-    _decode_s: dict[tuple[int, int], float] = field(default_factory=dict)
-    _prefill_token_s: dict[int, float] = field(default_factory=dict)
+    _step_s: dict[tuple[int, int, int, int], float] = field(default_factory=dict)
 
     @property
     def dp_ranks(self) -> int:
@@ -102,34 +97,20 @@ def replica_timing(spec: DeploymentSpec, engine: str | None = None) -> ReplicaTi
                          kv_tokens_per_rank=memory.kv_tokens_per_dp_rank, max_num_seqs=cap)
 
 
-def _decode_round_s(timing: ReplicaTiming, batch: int, context: int) -> float:
-    key = (batch, context)
-    cached = timing._decode_s.get(key)
-    if cached is None:
-        cached = timing._decode_s[key] = decode_round(
-            timing.model, timing.gpu, timing.deployment, timing.engine, float(batch), float(context)
-        )
-    return cached
-
-
-def _prefill_s_per_token(timing: ReplicaTiming, prompt_tokens: int) -> float:
-    cached = timing._prefill_token_s.get(prompt_tokens)
-    if cached is None:
-        rate = prefill_capacity_tokens_per_s(timing.model, timing.gpu, timing.deployment, timing.engine, prompt_tokens)
-        cached = timing._prefill_token_s[prompt_tokens] = timing.deployment.dp / rate
-    return cached
-
-
 def step_time_s(timing: ReplicaTiming, batch: int, context_tokens: float, prefill_tokens: int = 0,
                 prefill_prompt_tokens: int = 0) -> float:
     """Seconds of one engine step of one DP rank (see the module docstring)."""
-    if batch > 0:
-        step = _decode_round_s(timing, bucket_batch(batch), bucket_tokens(context_tokens))
-    elif prefill_tokens > 0:
-        step = timing.engine.step_overhead_s
-    else:
+    if batch <= 0 and prefill_tokens <= 0:
         return 0.0
-    if prefill_tokens > 0:
-        step += prefill_tokens * _prefill_s_per_token(timing, bucket_tokens(prefill_prompt_tokens or prefill_tokens))
-    return step
-
+    seqs = bucket_batch(batch) if batch > 0 else 0
+    context = bucket_tokens(context_tokens) if batch > 0 else 0
+    chunk = bucket_tokens(prefill_tokens) if prefill_tokens > 0 else 0
+    prompt = bucket_tokens(prefill_prompt_tokens or prefill_tokens) if prefill_tokens > 0 else 0
+    key = (seqs, context, chunk, prompt)
+    cached = timing._step_s.get(key)
+    if cached is None:
+        shape = StepShape(decode_seqs=seqs, decode_context_tokens=context, prefill_tokens=chunk,
+                          prefill_attended_tokens=prompt / 2)
+        cached = timing._step_s[key] = step_time(timing.model, timing.gpu, timing.deployment, timing.engine,
+                                                 shape).total_s
+    return cached

@@ -18,11 +18,13 @@ from tests.conftest import ROOT
 SPEC = load_model("deepseek-v3.2")
 BUSY = generate_trace(TraceShape(duration_s=300, rps=25, seed=11))
 SLO = dict(ttft_p95_ms=3000.0, tpot_ms=100.0, gpus=("h200",), candidates=1)
+CHEAP_H200_USD = 0.5
+"""An H200-hour price at which self-hosting this trace beats the managed bill (list prices do not)."""
 
 
 @pytest.fixture(scope="module")
 def cheap_gpus():
-    return plan_for_trace(SPEC, BUSY, TracePlanRequest(**SLO, gpu_hourly_usd={"h200": 1.0}), managed_prices("deepseek-v3.2"))
+    return plan_for_trace(SPEC, BUSY, TracePlanRequest(**SLO, gpu_hourly_usd={"h200": CHEAP_H200_USD}), managed_prices("deepseek-v3.2"))
 
 
 def test_rows_cover_zero_to_enough_replicas_and_the_cheapest_meeting_mix_is_marked(cheap_gpus):
@@ -39,7 +41,7 @@ def test_rows_cover_zero_to_enough_replicas_and_the_cheapest_meeting_mix_is_mark
     for row in rows:
         assert row.monthly_usd == pytest.approx(row.gpu_monthly_usd + row.managed_monthly_usd, abs=0.02)
         if row.replicas:
-            assert row.gpu_monthly_usd == pytest.approx(row.replicas * row.deployment.gpus * 1.0 * 730, abs=0.01)
+            assert row.gpu_monthly_usd == pytest.approx(row.replicas * row.deployment.gpus * CHEAP_H200_USD * 730, abs=0.01)
     assert cheap_gpus.emit_command.startswith(f"planner emit policy --model deepseek-v3.2 --gpu h200 --gpus {best.deployment.gpus}")
     assert f"--replicas {best.replicas}" in cheap_gpus.emit_command and "--managed novita" in cheap_gpus.emit_command
 
@@ -85,7 +87,7 @@ def test_plan_from_a_trace_file_prints_the_rows_and_the_policy_line_and_emit_wri
     with path.open("w") as out:
         write_jsonl(BUSY.records, out)
     table = _planner("plan", "--trace", str(path), "--gpu", "h200", "--ttft-p95-ms", "3000", "--tpot-ms", "100",
-                     "--candidates", "1", "--gpu-hourly-usd", "1.0")
+                     "--candidates", "1", "--gpu-hourly-usd", str(CHEAP_H200_USD))
     assert table.returncode == 0, table.stderr
     assert "* cheapest mix meeting the SLO:" in table.stdout
     command = table.stdout.strip().splitlines()[-1].removeprefix("write it as a policy: ").split()
@@ -100,7 +102,7 @@ def test_plan_from_a_trace_file_prints_the_rows_and_the_policy_line_and_emit_wri
     local = policy.backends["local-1"]
     assert local.deployment.gpus == int(command[command.index("--gpus") + 1])
     assert local.deployment.max_num_seqs == int(command[command.index("--max-num-seqs") + 1])
-    assert local.cost.gpu_hourly_usd == 1.0 and policy.routes[0].prefer == "cost"
+    assert local.cost.gpu_hourly_usd == CHEAP_H200_USD and policy.routes[0].prefer == "cost"
 
 
 def test_plan_json_lists_every_row():
