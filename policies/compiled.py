@@ -26,6 +26,7 @@ class CompiledBackend:
     self_hosted: bool
     family: str | None
     thinking: bool
+    thinking_with_tools: bool
     context_window: int | None
 
 
@@ -62,6 +63,7 @@ def _compile_backend(name: str, spec: BackendSpec) -> CompiledBackend:
         self_hosted=spec.self_hosted,
         family=spec.family,
         thinking=bool(spec.thinking),
+        thinking_with_tools=bool(spec.thinking and spec.thinking_with_tools),
         context_window=spec.context_window,
     )
 

@@ -7,6 +7,15 @@ use as the default max model length: 163840 for deepseek-v3.2, -v3.2-exp, -v3.1 
 V4 families have no planner catalog entry yet (no config.json copied); their figures are below.
 Managed backends whose model is in litellm's cost map use that map's `max_input_tokens` instead
 (e.g. 128000 for V3.1-Terminus on Fireworks, 131072 on Novita), as providers cap below the model.
+
+`thinks_with_tools`: can the model call tools while thinking? DeepSeek-V3.1 and V3.1-Terminus
+call tools only in non-thinking mode (DeepSeek-V3.1 model card on Hugging Face, "Toolcall is
+supported in non-thinking mode"; Terminus keeps V3.1's template); DeepSeek-V3.2 (2025-12-01) is
+"the first model from DeepSeek that integrates thinking with tool use. It supports tool calling in
+both thinking and non-thinking modes" (Alibaba Cloud Model Studio, DeepSeek API page, updated
+2026-02-05; likewise Vercel AI Gateway's DeepSeek V3.2 page), so V3.2-Exp, released before it,
+cannot. V4 keeps V3.2's thinking tool calls (its chat template encodes tool calls with thinking
+enabled: ModelScope twinkle's DeepseekV4Template docs). All checked 2026-12-04.
 """
 
 from __future__ import annotations
@@ -22,17 +31,18 @@ class FamilySpec:
 
     context_window_tokens: int
     thinking: bool
+    thinks_with_tools: bool  # may think and call tools in the same request
 
 
 FAMILIES: dict[str, FamilySpec] = {
-    "deepseek-v3.2": FamilySpec(context_window_tokens=163840, thinking=True),
-    "deepseek-v3.2-exp": FamilySpec(context_window_tokens=163840, thinking=True),
-    "deepseek-v3.1-terminus": FamilySpec(context_window_tokens=163840, thinking=True),
-    "deepseek-v3.1": FamilySpec(context_window_tokens=163840, thinking=True),
+    "deepseek-v3.2": FamilySpec(context_window_tokens=163840, thinking=True, thinks_with_tools=True),
+    "deepseek-v3.2-exp": FamilySpec(context_window_tokens=163840, thinking=True, thinks_with_tools=False),
+    "deepseek-v3.1-terminus": FamilySpec(context_window_tokens=163840, thinking=True, thinks_with_tools=False),
+    "deepseek-v3.1": FamilySpec(context_window_tokens=163840, thinking=True, thinks_with_tools=False),
     # DeepSeek-V4, the DeepSeek API's only models since 2026-04-24 (backends/deepseek.py has the sources, 2026-12-04):
     # 1M-token context (litellm 1.110.2 cost map max_input_tokens 1000000), thinking on by default.
-    "deepseek-v4-flash": FamilySpec(context_window_tokens=1_000_000, thinking=True),
-    "deepseek-v4-pro": FamilySpec(context_window_tokens=1_000_000, thinking=True),
+    "deepseek-v4-flash": FamilySpec(context_window_tokens=1_000_000, thinking=True, thinks_with_tools=True),
+    "deepseek-v4-pro": FamilySpec(context_window_tokens=1_000_000, thinking=True, thinks_with_tools=True),
 }
 
 

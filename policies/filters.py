@@ -40,6 +40,17 @@ def no_thinking(
     return None
 
 
+def no_thinking_with_tools(
+    backend: CompiledBackend, state: BackendState, request: RequestFeatures, alias: ModelAliasSpec
+) -> str | None:
+    """The request needs thinking and carries tools; the backend's family calls tools only without thinking
+    (`thinking_with_tools`, from the family catalog `policies.families`)."""
+    if request.thinking is True and request.tools and backend.thinking and not backend.thinking_with_tools:
+        family = backend.family or "this backend"
+        return f"cannot think with tools: {family} calls tools only in non-thinking mode"
+    return None
+
+
 def context_too_small(
     backend: CompiledBackend, state: BackendState, request: RequestFeatures, alias: ModelAliasSpec
 ) -> str | None:
@@ -87,7 +98,7 @@ def saturated(
 
 
 FILTERS: tuple[CandidateFilter, ...] = (
-    wrong_family, no_thinking, context_too_small, unhealthy, circuit_open, saturated,
+    wrong_family, no_thinking, no_thinking_with_tools, context_too_small, unhealthy, circuit_open, saturated,
 )
 
 

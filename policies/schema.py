@@ -154,6 +154,11 @@ class BackendSpec(_Spec):
     model: Annotated[str, StringConstraints(min_length=1)] = Field(description="Model id sent upstream.")
     family: str | None = Field(None, description="Planner catalog name, e.g. deepseek-v3.2.")
     thinking: bool | None = Field(None, description="Can serve thinking mode; default from family.")
+    thinking_with_tools: bool | None = Field(
+        None, description="Can think while calling tools (a request that needs thinking and carries tools); default "
+        "from family (false for deepseek-v3.1 and -v3.1-terminus, which call tools only without thinking), else "
+        "`thinking`.",
+    )
     context_window: Annotated[int, Field(ge=1)] | None = Field(
         None, description="Tokens (prompt + output); default from litellm's cost map or the family."
     )
@@ -200,6 +205,8 @@ class BackendSpec(_Spec):
         family = family_spec(self.family)
         if self.thinking is None:
             self.thinking = family.thinking if family else False
+        if self.thinking_with_tools is None:
+            self.thinking_with_tools = family.thinks_with_tools if family else self.thinking
         if self.context_window is None:
             listed = None if self.self_hosted else litellm_price(self.provider_type, self.model)
             if listed is not None and listed.context_window:

@@ -41,7 +41,7 @@ ERROR_CASES = [
         "unknown key",
         BASE.replace("    family: deepseek-v3.2\n", "    famly: deepseek-v3.2\n"),
         "p.yaml:6:5: unknown key 'famly' in backends.local (valid keys: type, base_url, api_key, model, family, "
-        "thinking, context_window, cost, price, limits, timeouts, profile, emulator, deployment, simulate)",
+        "thinking, thinking_with_tools, context_window, cost, price, limits, timeouts, profile, emulator, deployment, simulate)",
     ),
     (
         "bad enum",

@@ -62,7 +62,7 @@ def test_check_prints_one_line_per_problem_and_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         f"{bad}:3:29: unknown key 'colour' in backends.a (valid keys: type, base_url, api_key, model, family, "
-        "thinking, context_window, cost, price, limits, timeouts, profile, emulator, deployment, simulate)",
+        "thinking, thinking_with_tools, context_window, cost, price, limits, timeouts, profile, emulator, deployment, simulate)",
     ]
 
 
