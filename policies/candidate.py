@@ -17,11 +17,18 @@ __all__ = ["Candidate", "RankContext"]
 
 @dataclass(slots=True)
 class Candidate:
-    """A backend with its state snapshot and the expected cost of this request on it."""
+    """A backend with its state snapshot and the expected cost of this request on it.
+
+    A strategy that ranks on latency sets the last three (`policies.strategies.latency`): the
+    expected and the sampled time of this request on it, and whether it was put first to explore.
+    """
 
     backend: CompiledBackend
     state: BackendState
     expected_cost_usd: float | None
+    latency_ms: float | None = None
+    sampled_latency_ms: float | None = None
+    exploration: bool = False
 
     @property
     def name(self) -> str:

@@ -18,6 +18,9 @@ class CandidateVerdict:
     kept: bool
     reason: str
     expected_cost_usd: float | None
+    latency_ms: float | None = None  # prefer: latency: the posterior's expected time of this request
+    sampled_latency_ms: float | None = None  # ...and this decision's Thompson draw
+    exploration: bool = False  # ranked first although another candidate's expected time is lower
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class Decision:
     panic: bool = False  # every candidate left has an open circuit: dispatch tries them anyway
     thinking_source: str | None = None  # header | body | model | detected (policies.thinking_need)
     thinking_score: float | None = None  # the detector's score, when it decided
+    exploration: bool = False  # the first backend is an exploration pick of prefer: latency
 
 
 class CandidateReport(BaseModel):
@@ -45,6 +49,13 @@ class CandidateReport(BaseModel):
     kept: bool
     reason: str
     expected_cost_usd: float | None
+    latency_ms: float | None = Field(
+        None, description="prefer: latency only: expected time of this request on it (ms): TTFT, plus the "
+        "later tokens at its TPOT for non-streamed or long answers; the posterior's figure, not the draw.")
+    sampled_latency_ms: float | None = Field(
+        None, description="prefer: latency only: this decision's Thompson draw of that time (ms); ranked on.")
+    exploration: bool = Field(
+        False, description="Ranked first by its draw although another candidate's expected time is lower.")
 
 
 class DecisionReport(BaseModel):
@@ -61,6 +72,9 @@ class DecisionReport(BaseModel):
     thinking_score: float | None = Field(None, description="The detector's score in [0, 1], when it decided.")
     input_tokens: int
     expected_output_tokens: int
+    exploration: bool = Field(
+        False, description="The chain's first backend is an exploration pick (prefer: latency tries a backend "
+        "whose expected time is not the lowest, in proportion to the chance it is in fact the fastest).")
     candidates: list[CandidateReport]
 
     @classmethod
@@ -74,13 +88,21 @@ class DecisionReport(BaseModel):
             thinking_score=decision.thinking_score,
             input_tokens=decision.input_tokens,
             expected_output_tokens=decision.expected_output_tokens,
+            exploration=decision.exploration,
             candidates=[
                 CandidateReport(
                     backend=verdict.backend,
                     kept=verdict.kept,
                     reason=verdict.reason,
                     expected_cost_usd=verdict.expected_cost_usd,
+                    latency_ms=_rounded(verdict.latency_ms),
+                    sampled_latency_ms=_rounded(verdict.sampled_latency_ms),
+                    exploration=verdict.exploration,
                 )
                 for verdict in decision.candidates
             ],
         )
+
+
+def _rounded(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 3)

@@ -110,6 +110,18 @@ def _apply_price_ceiling(
     return kept
 
 
+def _ms(value: float) -> str:
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _latency_note(candidate: Candidate) -> str:
+    """` (expected 12 ms, drew 11 ms; exploration pick)` for a latency-ranked candidate, else empty."""
+    if candidate.latency_ms is None or candidate.sampled_latency_ms is None:
+        return ""
+    explored = "; exploration pick" if candidate.exploration else ""
+    return f" (expected {_ms(candidate.latency_ms)} ms, drew {_ms(candidate.sampled_latency_ms)} ms{explored})"
+
+
 PANIC_NOTE = f"; {CIRCUIT_OPEN}, tried anyway: every candidate's circuit is open"
 
 
@@ -174,9 +186,12 @@ def decide(
         CandidateVerdict(
             c.name,
             rank <= limit,
-            f"rank {rank} by {strategy}{notes.get(c.name, '')}"
+            f"rank {rank} by {strategy}{_latency_note(c)}{notes.get(c.name, '')}"
             + ("" if rank <= limit else f"; beyond fallback.max_attempts {limit}"),
             c.expected_cost_usd,
+            c.latency_ms,
+            c.sampled_latency_ms,
+            c.exploration,
         )
         for rank, c in enumerate(ranked, start=1)
     ]
@@ -191,4 +206,5 @@ def decide(
         panic=panic,
         thinking_source=features.thinking_source,
         thinking_score=features.thinking_score,
+        exploration=bool(ranked) and ranked[0].exploration,
     )

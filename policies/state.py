@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from policies.latency_posterior import LogLatencyStats
+
 __all__ = ["BackendState", "StateSnapshot", "UNKNOWN_STATE"]
 
 
@@ -15,7 +17,10 @@ class BackendState:
     `waiting`, `running` and `kv_usage` come from the backend's /metrics (vLLM/SGLang);
     `in_flight` counts the gateway's own open requests to it; latency percentiles, `error_rate`,
     `avg_output_tokens` and `cache_hit_ratio` (cached share of prompt tokens) come from the
-    gateway's sliding window of observations.
+    gateway's sliding window of observations. `ttft_stats` and `tpot_stats` are the same
+    observations as time-decayed sufficient statistics of log latency (`policies.latency_posterior`),
+    the posterior `prefer: latency` samples from; TTFT there includes the first-token part of
+    non-streamed answers (`gateway.live.latency_stats.first_token_part_ms`).
     """
 
     healthy: bool = True
@@ -31,6 +36,8 @@ class BackendState:
     error_rate: float | None = None
     avg_output_tokens: float | None = None
     cache_hit_ratio: float | None = None
+    ttft_stats: LogLatencyStats | None = None
+    tpot_stats: LogLatencyStats | None = None
 
 
 UNKNOWN_STATE = BackendState()

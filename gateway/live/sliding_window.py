@@ -40,6 +40,11 @@ class SlidingWindow:
         """The values still in the window (older ones are dropped)."""
         return list(self._forget(now))
 
+    def items(self, now: float) -> list[tuple[float, float]]:
+        """(time, value) of each value still in the window, oldest first."""
+        values = self._forget(now)
+        return list(zip(self._times, values, strict=True))
+
     def percentile(self, fraction: float, now: float) -> float | None:
         """The value at 0-based rank floor(fraction * n) of the sorted window (`fraction` in [0, 1]):
         the smallest value with at least `fraction` of the window below it. None when empty."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from gateway.live.circuit import CircuitBreaker, CircuitState
+from gateway.live.latency_stats import decayed_stats, first_token_part_ms
 from gateway.live.sliding_window import SlidingWindow
 from gateway.outcomes import AttemptOutcome
 from policies.schema import CircuitBreakerSpec
@@ -86,11 +87,14 @@ class MemoryStateStore:
                 self._refresh_at = min(self._refresh_at, half_opens_at)
             return
         breaker.on_success(outcome.request_id)
+        tokens = outcome.output_tokens
         if outcome.ttft_ms is not None:
             window.ttft_ms.add(outcome.ttft_ms, now)
-            tokens = outcome.output_tokens
             if tokens > 1:
                 window.tpot_ms.add((outcome.latency_ms - outcome.ttft_ms) / (tokens - 1), now)
+        else:  # non-streamed: its first-token part, split off with the TPOT streams observed
+            tpot_ms = window.tpot_ms.percentile(0.50, now)
+            window.ttft_ms.add(first_token_part_ms(outcome.latency_ms, tokens, tpot_ms), now)
         if outcome.usage is not None:
             window.output_tokens.add(outcome.usage.completion_tokens, now)
             if outcome.usage.prompt_tokens:
@@ -152,6 +156,8 @@ class MemoryStateStore:
             error_rate=w.failed.mean(now),
             avg_output_tokens=w.output_tokens.mean(now),
             cache_hit_ratio=w.cache_hit.mean(now),
+            ttft_stats=decayed_stats(w.ttft_ms.items(now), now),
+            tpot_stats=decayed_stats(w.tpot_ms.items(now), now),
         )
 
     def _next_refresh(self, now: float) -> float:

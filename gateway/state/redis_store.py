@@ -9,7 +9,9 @@ and reads the cluster's state back:
   replicas whose heartbeat in `<prefix>state:replicas` is fresh (a crashed replica stops counting);
 - latency windows: one shared list of recent outcomes per backend (`...:samples`, newest first,
   `WINDOW_SIZE` long, each with its time), replayed through a `MemoryStateStore` so percentiles,
-  error rate and token averages mean exactly what they mean in one process, ages included;
+  error rate, token averages and the latency posterior's decayed statistics (`ttft_stats`,
+  `tpot_stats`, what `prefer: latency` samples) mean exactly what they mean in one process, ages
+  included: every replica learns from every replica's responses;
 - the circuit: consecutive failures across replicas in `...:failures`, the outcomes of the last
   `window_attempts` attempts across replicas in `...:window` ('1' failed, '0' ok, newest first) and
   an opening in `...:open_until_ms`, updated by one Lua script with the policy's `circuit_breaker`
@@ -55,7 +57,7 @@ log = logging.getLogger("switchyard.state")
 NOT_BACKEND_FAULTS = frozenset({"client_disconnected", "client_error"})  # say nothing about the backend's health
 FORGET_REPLICA_AFTER_S = 3600  # heartbeats older than this are removed (the replica is long gone)
 WINDOW_FIELDS = ("ttft_p50_ms", "ttft_p95_ms", "tpot_p50_ms", "tpot_p95_ms", "error_rate", "avg_output_tokens",
-                 "cache_hit_ratio")  # what the shared window replaces in the local snapshot
+                 "cache_hit_ratio", "ttft_stats", "tpot_stats")  # what the shared window replaces in the local snapshot
 
 # KEYS: failures, open_until_ms, window. ARGV: reset (1: a success came first), failures after it, threshold (0:
 # breaker disabled), cooldown_ms, now_ms, outcomes since the last push ('1' failed, '0' ok, oldest first),

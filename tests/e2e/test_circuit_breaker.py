@@ -70,7 +70,8 @@ def _open_the_circuit(stack: Stack, client: openai.OpenAI) -> None:
 
 def test_circuit_opens_after_consecutive_failures_and_half_open_admits_exactly_one_trial(stack, client):
     _open_the_circuit(stack, client)
-    assert _primary_verdict(stack) == {"backend": "primary", "kept": False, "reason": "circuit open", "expected_cost_usd": 0.0}
+    assert _primary_verdict(stack) == {"backend": "primary", "kept": False, "reason": "circuit open", "expected_cost_usd": 0.0,
+                                       "latency_ms": None, "sampled_latency_ms": None, "exploration": False}
     assert _served_by(client) == "secondary"
     assert len(stack.upstream_requests("primary")) == FAILURES  # open: not even tried
 

@@ -134,7 +134,8 @@ def test_explain_spills_when_simulated_state_saturates_local(tmp_path):
     report = json.loads(result.stdout)
     assert report["chain"] == ["novita-v32", "fireworks-terminus"]
     local = next(c for c in report["candidates"] if c["backend"] == "local-v32")
-    assert local == {"backend": "local-v32", "kept": False, "reason": "saturated: waiting 3 >= max_waiting 1", "expected_cost_usd": 0.0}
+    assert local == {"backend": "local-v32", "kept": False, "reason": "saturated: waiting 3 >= max_waiting 1", "expected_cost_usd": 0.0,
+                     "latency_ms": None, "sampled_latency_ms": None, "exploration": False}
 
 
 def test_explain_reports_503_reasons_when_nothing_can_serve(tmp_path):

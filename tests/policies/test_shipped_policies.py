@@ -86,7 +86,8 @@ def test_latency_first_prefers_the_fastest_observed_backend():
         "deepseek-api": BackendState(ttft_p95_ms=900),
         "fireworks-terminus": BackendState(ttft_p95_ms=2500),
     }
-    decision = decide(_load("latency-first.yaml"), RequestFeatures(model="auto", max_tokens=200), snapshot)
+    decision = decide(_load("latency-first.yaml"), RequestFeatures(model="auto", max_tokens=200), snapshot,
+                      rng=random.Random(0))
     assert decision.chain == ["novita-v32", "deepseek-api"]  # terminus over the SLO, max_attempts 2
 
 
