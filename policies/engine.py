@@ -16,6 +16,7 @@ from policies.compiled import CompiledBackend, CompiledRoute, compiled
 from policies.decision import CandidateVerdict, Decision
 from policies.errors import NoCandidateError, NoRouteError, UnknownModelError
 from policies.features import RequestFeatures
+from policies.latency_posterior import LogLatencyStats
 from policies.model_aliases import alias_table
 from policies.filters import CIRCUIT_OPEN, FILTERS, only_circuit_open
 from policies.schema import ModelAliasSpec, Policy
@@ -52,8 +53,17 @@ def _expected_cost_usd(
     return round(backend.price.cost_usd(input_tokens, output_tokens, cached), 12)
 
 
+def _p95(percentile_ms: float | None, stats: LogLatencyStats | None) -> float | None:
+    """The window's p95, else the one the latency statistics imply (a snapshot given only those)."""
+    if percentile_ms is not None or stats is None:
+        return percentile_ms
+    return stats.p95_ms
+
+
 def _over_slo(route: CompiledRoute, state: BackendState) -> str | None:
-    ttft, tpot = state.ttft_p95_ms, state.tpot_p95_ms
+    """Over the route's SLO on the figures `prefer: latency` learns from (the same windows, non-streamed
+    answers' first-token parts included)."""
+    ttft, tpot = _p95(state.ttft_p95_ms, state.ttft_stats), _p95(state.tpot_p95_ms, state.tpot_stats)
     if route.slo_ttft_p95_ms is not None and ttft is not None and ttft > route.slo_ttft_p95_ms:
         return f"ttft_p95 {ttft:.0f} ms > slo {route.slo_ttft_p95_ms:.0f} ms"
     if route.slo_tpot_p95_ms is not None and tpot is not None and tpot > route.slo_tpot_p95_ms:

@@ -58,6 +58,20 @@ class LogLatencyStats:
         return math.exp(self.mean_log_ms) if self.weight > 0 else None
 
 
+    @property
+    def p95_ms(self) -> float | None:
+        """exp(mean + 1.645 sd) of the weighted log figures (log-normal p95); None without weight."""
+        if self.weight <= 0:
+            return None
+        mean = self.mean_log_ms
+        variance = max(0.0, self.sum_sq_log_ms / self.weight - mean * mean)
+        return math.exp(mean + Z_95 * math.sqrt(variance))
+
+
+Z_95 = 1.6449
+"""The standard normal's 95th percentile."""
+
+
 @dataclass(frozen=True, slots=True)
 class LatencyPrior:
     """Normal-Gamma prior of one candidate; `mean_log_ms` is set per route (the fleet's figure)."""

@@ -69,6 +69,15 @@ class PriceStatus(_Report):
     source: str
 
 
+class LatencyStatsStatus(_Report):
+    """policies.latency_posterior.LogLatencyStats: decayed sufficient statistics of log(ms), what
+    `prefer: latency` samples from (weight: effective responses; exp(sum_log_ms / weight): median ms)."""
+
+    weight: float
+    sum_log_ms: float
+    sum_sq_log_ms: float
+
+
 class BackendStatus(_Report):
     """One backend's live state as routing sees it, plus the live jobs' last results."""
 
@@ -89,6 +98,8 @@ class BackendStatus(_Report):
     error_rate: float | None
     avg_output_tokens: float | None
     cache_hit_ratio: float | None
+    ttft_stats: LatencyStatsStatus | None = None
+    tpot_stats: LatencyStatsStatus | None = None
     # the live jobs' last results:
     probed_at: datetime | None
     probe_error: str | None

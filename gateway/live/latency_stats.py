@@ -35,12 +35,17 @@ def decayed_stats(samples: list[tuple[float, float]], now: float) -> LogLatencyS
 
 
 def first_token_part_ms(latency_ms: float, output_tokens: int, tpot_ms: float | None) -> float:
-    """A non-streamed answer's latency less its later tokens at the backend's TPOT (the window's median).
+    """A non-streamed answer's latency less its later tokens at the backend's TPOT (the median its
+    streams showed), never below latency / tokens (the first token, prefill included, takes at least
+    an average token's time).
 
-    Never below latency / tokens (the first token, prefill included, takes at least an average
-    token's time). With no TPOT observed yet, the whole latency counts: an upper bound of its TTFT,
-    so a backend is never favoured on a guess, and its first stream corrects the split.
+    With no TPOT streamed yet, latency / tokens: a lower bound of its TTFT. Counting the whole
+    latency instead would put a long answer's decode time into TTFT and trip a route's TTFT SLO on
+    a backend that only answers non-streamed requests (the shipped default's 2000 ms, seen in
+    `gateway simulate`); the bound keeps the SLO from dropping a backend on a guess, and for answers
+    of similar length it still orders backends by their latency. The first stream corrects the split.
     """
-    if output_tokens <= 1 or tpot_ms is None:
-        return latency_ms
-    return max(latency_ms - (output_tokens - 1) * tpot_ms, latency_ms / output_tokens)
+    tokens = max(output_tokens, 1)
+    if tpot_ms is None:
+        return latency_ms / tokens
+    return max(latency_ms - (tokens - 1) * tpot_ms, latency_ms / tokens)

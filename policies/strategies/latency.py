@@ -34,7 +34,7 @@ class LatencyStrategy:
     What is learned: every successful response updates its backend's TTFT and TPOT windows in the
     state store (streams: TTFT and (latency - TTFT) / (tokens - 1); non-streamed answers: their
     latency split into a first-token part and a per-token part with the backend's TPOT observed on
-    streams, see `gateway.live.latency_stats.first_token_part_ms`). The store hands the engine
+    streams, or latency / tokens before any stream, see `gateway.live.latency_stats.first_token_part_ms`). The store hands the engine
     time-decayed sufficient statistics of log latency (`BackendState.ttft_stats`, `tpot_stats`):
     half-life 20 s and x0.7 per newer response, so a backend that slows loses traffic within a few
     responses and one that recovers wins it back the first time it is sampled again.

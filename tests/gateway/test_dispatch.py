@@ -156,13 +156,16 @@ async def test_each_attempt_carries_the_backends_tried_so_far():
     assert [o.tried for o in outcomes] == [("a",), ("a", "b")]
 
 
-async def test_a_non_streamed_answer_reports_no_ttft_so_its_total_time_never_counts_as_one():
+async def test_a_non_streamed_answer_reports_no_ttft_and_feeds_its_first_token_part_to_the_figures():
     runtime, _ = _runtime({"a": 200, "b": 200, "c": 200})
     outcomes = _outcomes(runtime)
     await Dispatcher(runtime).complete(_request(["a"]))
     assert outcomes[0].ttft_ms is None and outcomes[0].latency_ms > 0
     state = runtime.state.snapshot()["a"]
-    assert state.ttft_p95_ms is None and state.error_rate == 0.0
+    # no stream has shown its TPOT yet: its first-token part is taken as an average token's time (a lower bound)
+    assert state.ttft_p95_ms == pytest.approx(outcomes[0].latency_ms / max(outcomes[0].output_tokens, 1))
+    assert state.error_rate == 0.0
+    assert state.ttft_stats.weight == pytest.approx(1.0, abs=1e-3) and state.tpot_stats is None
 
 
 async def test_the_answer_waits_for_its_records_to_be_stored():

@@ -49,8 +49,8 @@ def test_every_stream_feeds_the_posterior_statistics():
 
 def test_a_non_streamed_answer_is_split_with_the_tpot_streams_observed():
     store = MemoryStateStore(clock=FakeClock())
-    _answer(store, "a", 2100.0)  # no TPOT known yet: all of it counts as first-token time
-    assert store.snapshot()["a"].ttft_p50_ms == 2100.0
+    _answer(store, "a", 2100.0)  # no TPOT known yet: the first token counts as an average one, 2100 / 11
+    assert store.snapshot()["a"].ttft_p50_ms == pytest.approx(2100.0 / 11)
     other = MemoryStateStore(clock=FakeClock())
     _stream(other, "a", 100.0, latency_ms=1100.0)  # TPOT 100 ms
     _answer(other, "a", 2100.0)  # 2100 - 10 x 100 = 1100 ms first-token part

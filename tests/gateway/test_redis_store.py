@@ -148,6 +148,21 @@ async def test_latency_window_is_shared(replicas):
     assert state.error_rate == 0.0 and state.avg_output_tokens == 100
 
 
+async def test_the_latency_posterior_is_learned_from_every_replicas_responses(replicas):
+    first, second, clock = replicas
+    for ttft in (10.0, 12.0, 11.0):
+        _succeed(first, "fast", ttft_ms=ttft)
+    second.attempt_started("fast")  # and a non-streamed answer on the other replica
+    second.record(make_outcome(backend="fast", ttft_ms=None, latency_ms=14.0, completion=1))
+    await first.sync()
+    await second.sync()
+    await first.sync()
+    mine, theirs = first.snapshot()["fast"].ttft_stats, second.snapshot()["fast"].ttft_stats
+    assert mine == theirs  # one shared window, one posterior
+    assert mine.weight == pytest.approx(1 + 0.7 + 0.7**2 + 0.7**3)  # four responses, newest weighing most
+    assert 10.0 < mine.median_ms < 14.0
+
+
 async def test_background_sync_spreads_state_without_explicit_calls(redis_url, prefix):
     clients = [connect_redis(redis_url) for _ in range(2)]
     first, second = (RedisStateStore(c, prefix, sync_interval_s=0.01) for c in clients)

@@ -171,3 +171,24 @@ def test_check_of_several_files_reports_each_and_fails_if_any_fails(tmp_path):
         f"{bad}:1:1: (top level): missing required field 'models'",
         f"{bad}:1:1: (top level): missing required field 'routes'",
     ]
+
+
+def test_explain_shows_latency_figures_from_simulated_statistics(tmp_path):
+    body = _write(tmp_path, "body.json", {"model": "auto", "stream": True, "max_tokens": 200,
+                                          "messages": [{"role": "user", "content": "hi"}]})
+    ln = __import__("math").log
+    state = _write(tmp_path, "state.json", {
+        "local-v32": {"ttft_stats": {"weight": 3.0, "sum_log_ms": 3 * ln(900), "sum_sq_log_ms": 3 * ln(900) ** 2}},
+        "novita-v32": {"ttft_p95_ms": 400},
+        "fireworks-terminus": {"ttft_p95_ms": 2500},
+    })
+    result = _gateway("explain", "--config", "policies/latency-first.yaml", "--request", body, "--state", state,
+                      env=KEYS_ENV)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    kept = {c["backend"]: c for c in report["candidates"] if c["kept"] or c["reason"].startswith("rank")}
+    assert set(kept) == {"local-v32", "novita-v32", "deepseek-api"}  # terminus: over the SLO
+    assert all(c["latency_ms"] > 0 and c["sampled_latency_ms"] > 0 for c in kept.values())
+    assert isinstance(report["exploration"], bool)
+    terminus = next(c for c in report["candidates"] if c["backend"] == "fireworks-terminus")
+    assert terminus["reason"] == "over SLO: ttft_p95 2500 ms > slo 1500 ms" and terminus["latency_ms"] is None
