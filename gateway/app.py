@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -120,6 +121,7 @@ def create_app(settings: GatewaySettings, runtime: GatewayRuntime, services: Gat
     app.state.services = services
     app.state.dispatcher = Dispatcher(runtime, durable=services.ledger.commit, decisions=services.decisions)
     app.state.live = None  # the live jobs, once the lifespan has started them
+    app.state.routing_rng = random.Random(settings.routing_seed)  # every routing draw of this process
     for module in (chat, completions, models, explain, health, admin, admin_console, admin_keys, admin_planner, prometheus,
                    responses):
         app.include_router(module.router)

@@ -40,6 +40,8 @@ class GatewaySettings(BaseSettings):
                                                                    "can be fetched or continued (OpenAI keeps them 30 days).")
     responses_max_stored: int = Field(10_000, ge=1, description="Without Redis: the most stored responses this process keeps "
                                                                "(oldest dropped first).")
+    routing_seed: int | None = Field(None, description="Seed of the routing draws (prefer: weighted, prefer: latency's "
+                                                       "Thompson sampling); unset: seeded by the OS. For reproducible tests.")
     max_body_bytes: int = Field(8 * MIB, ge=1024)
     max_messages: int = Field(10_000, ge=1)
     max_header_bytes: int = Field(64 * 1024, ge=1024)

@@ -37,7 +37,6 @@ __all__ = ["CompletionEndpoint", "RelayResponse", "gateway_error_response", "int
 
 log = logging.getLogger("switchyard.gateway")
 
-_rng = random.Random()  # for weighted routes; seeded per process
 _ids = random.Random()  # request ids: 96 random bits, no system call per request
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -178,7 +177,7 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
             body, protocol = exchange.chat, door.protocol
         check(body)
         features, decision = route_request(
-            runtime, body, request.headers, _rng, key_tags=key.tags if key else frozenset(),
+            runtime, body, request.headers, request.app.state.routing_rng, key_tags=key.tags if key else frozenset(),
             budget_remaining_usd=services.budget_remaining_usd(key),
         )
         if exchange is not None:
