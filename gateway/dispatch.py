@@ -10,7 +10,8 @@ metrics). Before the client's last bytes (a non-streamed body, a stream's `data:
 an error) the dispatcher awaits `durable`, the ledger's group commit, so a response the client
 saw complete has its records stored even if the gateway is killed right after. TTFT is reported
 only for streams, where the first token is seen; a non-streamed answer's total time is its
-latency, never its TTFT.
+latency, never its TTFT (the state store splits off its first-token part for `prefer: latency`,
+`gateway.live.latency_stats.first_token_part_ms`).
 """
 
 from __future__ import annotations
