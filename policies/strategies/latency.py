@@ -10,7 +10,7 @@ from policies.candidate import Candidate, RankContext
 from policies.latency_posterior import PRIOR, LatencyPrior, LogLatencyStats, posterior_mean_log_ms, sample_log_ms
 from policies.state import BackendState
 
-__all__ = ["LatencyStrategy", "LONG_OUTPUT_TOKENS", "FIGURE_WEIGHT", "LatencyFigure"]
+__all__ = ["LatencyStrategy", "LONG_OUTPUT_TOKENS", "FIGURE_WEIGHT", "LatencyFigure", "latency_figures"]
 
 LONG_OUTPUT_TOKENS = 1024
 """From this many expected output tokens on, a stream's decode time joins its ranking too."""
