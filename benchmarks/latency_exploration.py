@@ -81,14 +81,18 @@ def _serve(requests: int, ttft_ms: dict[str, float], store: MemoryStateStore, cl
 
 
 def adaptation() -> None:
-    left = []
+    left, back = [], []
     for seed in range(20):
         clock = _Clock()
         store, rng = MemoryStateStore(clock=clock), random.Random(seed)
         _serve(30, {"slow": 150.0, "fast": 10.0}, store, clock, rng)
         left.append(_serve(30, {"slow": 150.0, "fast": 400.0}, store, clock, rng).count("slow"))
+        recovered = "".join(b[0] for b in _serve(200, {"slow": 150.0, "fast": 10.0}, store, clock, rng))
+        back.append(recovered.find("fffff") + 1)  # requests until it serves five in a row again (0: never)
     print(f"after 10 -> 400 ms (other at 150 ms), of the next 30 requests leaving it, 20 seeds: "
           f"min {min(left)}, mean {sum(left) / len(left):.1f}, max {max(left)}")
+    print(f"back at 10 ms without a pause: requests until it serves five in a row again, 20 seeds: "
+          f"min {min(back)}, median {sorted(back)[10]}, max {max(back)}")
     clock = _Clock()
     served = _serve(600, {"slow": 150.0, "fast": 10.0}, MemoryStateStore(clock=clock), clock, random.Random(11))
     print(f"a 15x slower backend's share of requests 31-600: {served[30:].count('slow') / 570:.1%}")
