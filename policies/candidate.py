@@ -22,6 +22,7 @@ class Candidate:
     backend: CompiledBackend
     state: BackendState
     expected_cost_usd: float | None
+    rank_note: str | None = None  # the figure a strategy ranked it by, for `explain` (set by the strategy)
 
     @property
     def name(self) -> str:

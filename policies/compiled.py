@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from policies.conditions import Predicate, compile_when
 from policies.pricing import BackendPrice, resolve_price
-from policies.schema import BackendSpec, ModelAliasSpec, Policy
+from policies.schema import AffinitySpec, BackendSpec, ModelAliasSpec, Policy
 from policies.strategies import Strategy, get_strategy
 from policies.thinking_detector import load_model
 
@@ -41,6 +41,7 @@ class CompiledRoute:
     slo_ttft_p95_ms: float | None
     slo_tpot_p95_ms: float | None
     max_usd_per_mtok: float | None
+    affinity: AffinitySpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
             slo_ttft_p95_ms=route.slo.ttft_p95_ms if route.slo else None,
             slo_tpot_p95_ms=route.slo.tpot_p95_ms if route.slo else None,
             max_usd_per_mtok=route.max_usd_per_mtok,
+            affinity=route.affinity,
         )
         for route in policy.routes
     )
