@@ -40,6 +40,9 @@ class GatewaySettings(BaseSettings):
                                                                    "can be fetched or continued (OpenAI keeps them 30 days).")
     responses_max_stored: int = Field(10_000, ge=1, description="Without Redis: the most stored responses this process keeps "
                                                                "(oldest dropped first).")
+    affinity_max_entries: int = Field(100_000, ge=1, description="Affinity keys (`affinity:` routes) this process keeps "
+                                                                "in memory, least recently used dropped first; with Redis "
+                                                                "its keys expire by their ttl_s instead.")
     max_body_bytes: int = Field(8 * MIB, ge=1024)
     max_messages: int = Field(10_000, ge=1)
     max_header_bytes: int = Field(64 * 1024, ge=1024)

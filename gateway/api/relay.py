@@ -177,9 +177,9 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
             exchange = await door.open(body, request_id)
             body, protocol = exchange.chat, door.protocol
         check(body)
-        features, decision = route_request(
+        features, decision = await route_request(
             runtime, body, request.headers, _rng, key_tags=key.tags if key else frozenset(),
-            budget_remaining_usd=services.budget_remaining_usd(key),
+            budget_remaining_usd=services.budget_remaining_usd(key), affinity=services.affinity,
         )
         if exchange is not None:
             exchange.input_tokens = features.input_tokens
