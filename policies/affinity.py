@@ -166,6 +166,8 @@ def honour_affinity(
     def verdict(honoured: bool, reason: str) -> AffinityVerdict:
         return AffinityVerdict(kind, key, remembered, honoured, reason, spec.ttl_s)
 
+    if lookup is None:
+        return ranked, verdict(False, "not looked up (no affinity store here, e.g. offline explain): the route's order decides")
     if key is None:
         return ranked, verdict(False, f"this request carries no {kind} key")
     if remembered is None:

@@ -201,6 +201,19 @@ def test_explain_shows_the_remembered_replica_and_the_load_figures(stack):
     assert all("by least_loaded (load " in c["reason"] for c in report["candidates"][1:])
 
 
+def test_a_streamed_conversation_stays_on_one_replica(stack):
+    client = openai.OpenAI(base_url=stack["gateway"].v1, api_key="sk-client", max_retries=0)
+    messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Streamed trip."}]
+    homes = []
+    for turn in range(3):
+        with client.chat.completions.with_streaming_response.create(
+                model="sticky", messages=messages, max_tokens=16, stream=True) as response:
+            homes.append(response.headers["x-switchyard-backend"])
+            text = "".join(chunk.choices[0].delta.content or "" for chunk in response.parse() if chunk.choices)
+        messages += [{"role": "assistant", "content": text}, {"role": "user", "content": f"Follow-up {turn}"}]
+    assert len(set(homes)) == 1, homes
+
+
 def test_a_session_header_keeps_a_session_on_one_replica_whatever_its_messages(stack):
     async def session(client: openai.AsyncOpenAI, n: int) -> set[str]:
         homes = set()

@@ -111,6 +111,8 @@ def test_no_key_or_nothing_remembered_leaves_the_strategy_alone(pool):
         decision = decide(pool, features, snapshot, random.Random(0))
         assert decision.chain == ["r3", "r2", "r1"]
         assert decision.affinity is not None and decision.affinity.reason == reason
+    offline = decide(pool, RequestFeatures(model="auto", input_tokens=10, max_tokens=10), snapshot, random.Random(0))
+    assert offline.affinity is not None and offline.affinity.reason.startswith("not looked up")
 
 
 def test_a_remembered_backend_outside_the_route_is_ignored(pool):
