@@ -225,6 +225,7 @@ def decide(
 
 def _ranked_by(candidate: Candidate, strategy: str, affinity: AffinityVerdict | None, rank: int) -> str:
     """`strategy`, with the figure it ranked `candidate` by, or `affinity` for a remembered backend moved first."""
+    figure = "" if candidate.rank_note is None else f": {candidate.rank_note}"
     if rank == 1 and affinity is not None and affinity.honoured:
-        return f"affinity (then {strategy})"
+        return f"affinity, it served this key last ({strategy}{figure})"
     return strategy if candidate.rank_note is None else f"{strategy} ({candidate.rank_note})"

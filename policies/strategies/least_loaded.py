@@ -53,5 +53,5 @@ class LeastLoadedStrategy:
 
 def _note(state: BackendState, score: float) -> str:
     waiting = "?" if state.waiting is None else str(state.waiting)
-    kv_usage = "?" if state.kv_usage is None else f"{state.kv_usage:.2f}"
-    return f"load {score:g} = (in_flight {state.in_flight} + waiting {waiting}) x (1 + kv_usage {kv_usage})"
+    kv_usage = "?" if state.kv_usage is None else f"{state.kv_usage:.3f}"
+    return f"load {score:.2f} = (in_flight {state.in_flight} + waiting {waiting}) x (1 + kv_usage {kv_usage})"

@@ -82,7 +82,8 @@ def test_the_remembered_backend_goes_first_even_when_busier(pool):
     decision = decide(pool, _features("r2"), snapshot, random.Random(0))
     assert decision.chain == ["r2", "r3", "r1"]
     assert decision.affinity is not None and decision.affinity.honoured
-    assert decision.candidates[0].reason == "rank 1 by affinity (then least_loaded)"
+    assert decision.candidates[0].reason == (
+        "rank 1 by affinity, it served this key last (least_loaded: load 5.00 = (in_flight 5 + waiting ?) x (1 + kv_usage ?))")
     report = DecisionReport.from_decision(decision).affinity
     assert report is not None and (report.key, report.remembered, report.honoured) == ("prefix", "r2", True)
 

@@ -42,7 +42,7 @@ def test_the_least_loaded_replica_goes_first_whatever_its_list_position(policy):
     decision = decide(policy, AUTO, snapshot, random.Random(1))
     assert decision.chain == ["r3", "r2", "r1"]
     assert decision.candidates[0].reason == (
-        "rank 1 by least_loaded (load 1 = (in_flight 1 + waiting ?) x (1 + kv_usage ?))")
+        "rank 1 by least_loaded (load 1.00 = (in_flight 1 + waiting ?) x (1 + kv_usage ?))")
 
 
 def test_kv_usage_weighs_equal_request_counts(policy):
