@@ -53,6 +53,7 @@ class CompiledPolicy:
     model_names: tuple[str, ...]
     backends: Mapping[str, CompiledBackend]
     max_attempts: int
+    has_affinity: bool = False  # some route has `affinity:` (the gateway looks keys up only then)
 
 
 def _compile_backend(name: str, spec: BackendSpec) -> CompiledBackend:
@@ -92,6 +93,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         model_names=tuple(policy.models),
         backends=backends,
         max_attempts=policy.fallback.max_attempts,
+        has_affinity=any(route.affinity is not None for route in routes),
     )
 
 

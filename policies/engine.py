@@ -24,7 +24,7 @@ from policies.filters import CIRCUIT_OPEN, FILTERS, only_circuit_open
 from policies.schema import ModelAliasSpec, Policy
 from policies.state import UNKNOWN_STATE, BackendState, StateSnapshot
 
-__all__ = ["decide", "matched_route", "expected_output_tokens", "DEFAULT_OUTPUT_TOKENS"]
+__all__ = ["decide", "matched_route", "uses_affinity", "expected_output_tokens", "DEFAULT_OUTPUT_TOKENS"]
 
 DEFAULT_OUTPUT_TOKENS = 512
 """Expected output when the request sets no max_tokens and no backend of the route has an
@@ -140,6 +140,11 @@ def _match(routes: tuple[CompiledRoute, ...], features: RequestFeatures) -> Comp
 def matched_route(policy: Policy, features: RequestFeatures) -> CompiledRoute | None:
     """The route `decide` would use for these features (the first whose `when` holds), or None."""
     return _match(compiled(policy).routes, features)
+
+
+def uses_affinity(policy: Policy) -> bool:
+    """Some route of `policy` has `affinity:` (so the gateway has keys to look up)."""
+    return compiled(policy).has_affinity
 
 
 def decide(

@@ -12,7 +12,7 @@ from gateway.runtime import GatewayRuntime
 from gateway.state.affinity_store import AffinityStore
 from policies.affinity import AffinityLookup, affinity_key, cached_prefix_share
 from policies.decision import Decision
-from policies.engine import decide, matched_route
+from policies.engine import decide, matched_route, uses_affinity
 from policies.errors import NoCandidateError, RoutingError
 from policies.features import RequestFeatures, extract_features
 
@@ -33,7 +33,7 @@ async def route_request(
     the client speaks."""
     policy = runtime.policy
     features = extract_features(body, headers, policy, key_tags, budget_remaining_usd=budget_remaining_usd)
-    if affinity is not None:
+    if affinity is not None and uses_affinity(policy):
         features = await _with_affinity(runtime, features, body, affinity)
     try:
         return features, decide(policy, features, runtime.state.snapshot(), rng)
