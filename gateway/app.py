@@ -119,7 +119,8 @@ def create_app(settings: GatewaySettings, runtime: GatewayRuntime, services: Gat
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.services = services
-    app.state.dispatcher = Dispatcher(runtime, durable=services.ledger.commit, decisions=services.decisions)
+    app.state.dispatcher = Dispatcher(runtime, durable=services.ledger.commit, decisions=services.decisions,
+                                      affinity=services.affinity)
     app.state.live = None  # the live jobs, once the lifespan has started them
     app.state.routing_rng = random.Random(settings.routing_seed)  # every routing draw of this process
     for module in (chat, completions, models, explain, health, admin, admin_console, admin_keys, admin_planner, prometheus,

@@ -32,6 +32,7 @@ from gateway.decision_log import DecisionLog
 from gateway.errors import GatewayError, UpstreamFailedError, error_body
 from gateway.outcomes import AttemptOutcome
 from gateway.runtime import BackendEntry, GatewayRuntime
+from gateway.state.affinity_store import AffinityStore
 from policies.decision import Decision
 
 __all__ = ["DispatchRequest", "CompletedCall", "OpenedStream", "Dispatcher", "Durable"]
@@ -125,10 +126,18 @@ def _cost_usd(entry: BackendEntry, usage: Usage | None) -> float | None:
 class Dispatcher:
     """Tries backends for requests according to the runtime's policy."""
 
-    def __init__(self, runtime: GatewayRuntime, *, durable: Durable | None = None, decisions: DecisionLog | None = None) -> None:
+    def __init__(self, runtime: GatewayRuntime, *, durable: Durable | None = None, decisions: DecisionLog | None = None,
+                 affinity: AffinityStore | None = None) -> None:
         self.runtime = runtime
         self.durable = durable or _nothing_to_store
         self.decisions = decisions  # keeps each request's decision for the console's explanations
+        self.affinity = affinity  # where the backend that served an affinity key is recorded
+
+    async def _remember_affinity(self, request: DispatchRequest, backend: str) -> None:
+        """The backend that just served the request's affinity key serves it next time (the key moves with it)."""
+        verdict = request.decision.affinity
+        if self.affinity is not None and verdict is not None and verdict.key is not None:
+            await self.affinity.remember(verdict.key, backend, verdict.ttl_s)
 
     def _chain(self, request: DispatchRequest) -> list[BackendEntry]:
         backends = self.runtime.backends
@@ -224,6 +233,7 @@ class Dispatcher:
         response = won.result
         cost = self._report(request, won.attempt, won.entry, began=won.began, wall=won.wall, ok=True, status=response.status,
                             error_kind=None, ttft_s=None, usage=response.usage, tried=won.tried)
+        await self._remember_affinity(request, won.entry.backend.name)
         await self.durable()
         return CompletedCall(content=response.content, backend=won.entry.backend.name, cost_usd=cost, overhead_ms=won.overhead_ms)
 
@@ -305,6 +315,7 @@ class Dispatcher:
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
         report(True, 200, None)
+        await self._remember_affinity(request, won.entry.backend.name)
         await self.durable()
         if done_event:
             yield done_event

@@ -38,6 +38,7 @@ from gateway.redis_connection import connect_redis
 from gateway.runtime import GatewayRuntime
 from gateway.scheduler import ClusterScheduler
 from gateway.settings import GatewaySettings
+from gateway.state.affinity_store import AffinityStore, MemoryAffinityStore, RedisAffinityStore
 from gateway.state.redis_store import RedisStateStore
 from gateway.state.response_store import MemoryResponseStore, RedisResponseStore, ResponseStore
 from policies.decision import Decision
@@ -75,6 +76,9 @@ class GatewayServices:
         self.responses: ResponseStore = (  # stored Responses API answers (gateway.api.responses)
             RedisResponseStore(redis, prefix, ttl_s=settings.responses_ttl_s) if redis is not None
             else MemoryResponseStore(ttl_s=settings.responses_ttl_s, max_entries=settings.responses_max_stored))
+        self.affinity: AffinityStore = (  # affinity key -> the backend that served it last (`affinity:` routes)
+            RedisAffinityStore(redis, prefix, max_local_entries=settings.affinity_max_entries) if redis is not None
+            else MemoryAffinityStore(settings.affinity_max_entries))
         self.scheduler = ClusterScheduler(redis, prefix, replica_id=self.replica_id)
         self.key_file = FileKeyStore(keys_file_path(settings.keys_file))
         self.key_store = RedisKeyStore(redis, prefix) if redis is not None else None

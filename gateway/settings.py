@@ -42,6 +42,9 @@ class GatewaySettings(BaseSettings):
                                                                "(oldest dropped first).")
     routing_seed: int | None = Field(None, description="Seed of the routing draws (prefer: weighted, prefer: latency's "
                                                        "Thompson sampling); unset: seeded by the OS. For reproducible tests.")
+    affinity_max_entries: int = Field(100_000, ge=1, description="Affinity keys (`affinity:` routes) this process keeps "
+                                                                "in memory, least recently used dropped first; with Redis "
+                                                                "its keys expire by their ttl_s instead.")
     max_body_bytes: int = Field(8 * MIB, ge=1024)
     max_messages: int = Field(10_000, ge=1)
     max_header_bytes: int = Field(64 * 1024, ge=1024)

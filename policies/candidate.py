@@ -19,8 +19,9 @@ __all__ = ["Candidate", "RankContext"]
 class Candidate:
     """A backend with its state snapshot and the expected cost of this request on it.
 
-    A strategy that ranks on latency sets the last three (`policies.strategies.latency`): the
-    expected and the sampled time of this request on it, and whether it was put first to explore.
+    A strategy that ranks on latency sets `latency_ms`, `sampled_latency_ms` and `exploration`
+    (`policies.strategies.latency`): the expected and the sampled time of this request on it, and
+    whether it was put first to explore; other strategies may set `rank_note`.
     """
 
     backend: CompiledBackend
@@ -29,6 +30,7 @@ class Candidate:
     latency_ms: float | None = None
     sampled_latency_ms: float | None = None
     exploration: bool = False
+    rank_note: str | None = None  # the figure a strategy ranked it by, for `explain` (set by the strategy)
 
     @property
     def name(self) -> str:

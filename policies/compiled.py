@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from policies.conditions import Predicate, compile_when
 from policies.pricing import BackendPrice, resolve_price
-from policies.schema import BackendSpec, ModelAliasSpec, Policy
+from policies.schema import AffinitySpec, BackendSpec, ModelAliasSpec, Policy
 from policies.strategies import Strategy, get_strategy
 from policies.thinking_detector import load_model
 
@@ -42,6 +42,7 @@ class CompiledRoute:
     slo_ttft_p95_ms: float | None
     slo_tpot_p95_ms: float | None
     max_usd_per_mtok: float | None
+    affinity: AffinitySpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class CompiledPolicy:
     model_names: tuple[str, ...]
     backends: Mapping[str, CompiledBackend]
     max_attempts: int
+    has_affinity: bool = False  # some route has `affinity:` (the gateway looks keys up only then)
 
 
 def _compile_backend(name: str, spec: BackendSpec) -> CompiledBackend:
@@ -83,6 +85,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
             slo_ttft_p95_ms=route.slo.ttft_p95_ms if route.slo else None,
             slo_tpot_p95_ms=route.slo.tpot_p95_ms if route.slo else None,
             max_usd_per_mtok=route.max_usd_per_mtok,
+            affinity=route.affinity,
         )
         for route in policy.routes
     )
@@ -92,6 +95,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         model_names=tuple(policy.models),
         backends=backends,
         max_attempts=policy.fallback.max_attempts,
+        has_affinity=any(route.affinity is not None for route in routes),
     )
 
 

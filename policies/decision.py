@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CandidateVerdict", "Decision", "CandidateReport", "DecisionReport"]
+if TYPE_CHECKING:
+    from policies.affinity import AffinityVerdict
+
+__all__ = ["CandidateVerdict", "Decision", "CandidateReport", "DecisionReport", "AffinityReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,7 @@ class Decision:
     thinking_source: str | None = None  # header | body | model | detected (policies.thinking_need)
     thinking_score: float | None = None  # the detector's score, when it decided
     exploration: bool = False  # the first backend is an exploration pick of prefer: latency
+    affinity: AffinityVerdict | None = None  # the route's `affinity:` and whether its remembered backend went first
 
 
 class CandidateReport(BaseModel):
@@ -58,6 +62,17 @@ class CandidateReport(BaseModel):
         False, description="Ranked first by its draw although another candidate's expected time is lower.")
 
 
+class AffinityReport(BaseModel):
+    """JSON shape of a route's affinity in `/v1/route/explain` and `gateway explain`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(description="The key kind: prefix, user or header:<name>.")
+    remembered: str | None = Field(description="The backend that served this key last; null when none is remembered.")
+    honoured: bool = Field(description="Whether the remembered backend went first.")
+    reason: str = Field(description="Why it was (or was not) honoured.")
+
+
 class DecisionReport(BaseModel):
     """JSON shape of a decision in `/v1/route/explain` and `gateway explain`."""
 
@@ -76,6 +91,7 @@ class DecisionReport(BaseModel):
         False, description="The chain's first backend is an exploration pick (prefer: latency tries a backend "
         "whose expected time is not the lowest, in proportion to the chance it is in fact the fastest).")
     candidates: list[CandidateReport]
+    affinity: AffinityReport | None = Field(None, description="The route's affinity; null when it has none.")
 
     @classmethod
     def from_decision(cls, decision: Decision) -> DecisionReport:
@@ -101,6 +117,10 @@ class DecisionReport(BaseModel):
                 )
                 for verdict in decision.candidates
             ],
+            affinity=None if decision.affinity is None else AffinityReport(
+                key=decision.affinity.kind, remembered=decision.affinity.remembered,
+                honoured=decision.affinity.honoured, reason=decision.affinity.reason,
+            ),
         )
 
 

@@ -4,13 +4,16 @@ ordered fallback chain with reasons out. No I/O, no clock, randomness only from 
 Steps: match the first route whose `when` holds; drop candidates that cannot serve the request
 (`policies.filters`), except that when every candidate would be dropped only for its open circuit,
 all are kept (panic mode, `Decision.panic`); apply the route's `slo` and `max_usd_per_mtok`; order the
-rest with the route's `prefer` strategy; cut the chain to `fallback.max_attempts`.
+rest with the route's `prefer` strategy; with `affinity:`, move the backend that served this request's
+key last to the front when it is healthy and not saturated (`policies.affinity`); cut the chain to
+`fallback.max_attempts`.
 """
 
 from __future__ import annotations
 
 import random
 
+from policies.affinity import AffinityLookup, AffinityVerdict, honour_affinity
 from policies.candidate import Candidate, RankContext
 from policies.compiled import CompiledBackend, CompiledRoute, compiled
 from policies.decision import CandidateVerdict, Decision
@@ -22,7 +25,7 @@ from policies.filters import CIRCUIT_OPEN, FILTERS, only_circuit_open
 from policies.schema import ModelAliasSpec, Policy
 from policies.state import UNKNOWN_STATE, BackendState, StateSnapshot
 
-__all__ = ["decide", "expected_output_tokens", "DEFAULT_OUTPUT_TOKENS"]
+__all__ = ["decide", "matched_route", "uses_affinity", "expected_output_tokens", "DEFAULT_OUTPUT_TOKENS"]
 
 DEFAULT_OUTPUT_TOKENS = 512
 """Expected output when the request sets no max_tokens and no backend of the route has an
@@ -44,13 +47,27 @@ def expected_output_tokens(features: RequestFeatures, route: CompiledRoute, snap
     return round(sum(observed) / len(observed)) if observed else DEFAULT_OUTPUT_TOKENS
 
 
+def _expected_cached_tokens(
+    backend: CompiledBackend, state: BackendState, input_tokens: int, affinity: AffinityLookup | None
+) -> float:
+    """Input tokens expected to be billed (and served) as cached on `backend`.
+
+    With a remembered backend for this request's affinity key: there, the prompt before the last
+    message (`AffinityLookup.cached_share`), which it cached serving the previous turn; elsewhere
+    none, since no other backend has seen this conversation. Otherwise the backend's observed
+    cache-hit ratio (`BackendState.cache_hit_ratio`).
+    """
+    if affinity is not None and affinity.remembered is not None:
+        return input_tokens * affinity.cached_share if backend.name == affinity.remembered else 0.0
+    return input_tokens * state.cache_hit_ratio if state.cache_hit_ratio else 0.0
+
+
 def _expected_cost_usd(
-    backend: CompiledBackend, state: BackendState, input_tokens: int, output_tokens: int
+    backend: CompiledBackend, state: BackendState, input_tokens: int, output_tokens: int, cached_tokens: float = 0.0
 ) -> float | None:
     if backend.price is None:
         return None
-    cached = input_tokens * state.cache_hit_ratio if state.cache_hit_ratio else 0.0
-    return round(backend.price.cost_usd(input_tokens, output_tokens, cached), 12)
+    return round(backend.price.cost_usd(input_tokens, output_tokens, cached_tokens), 12)
 
 
 def _p95(percentile_ms: float | None, stats: LogLatencyStats | None) -> float | None:
@@ -124,12 +141,12 @@ def _ms(value: float) -> str:
     return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
 
 
-def _latency_note(candidate: Candidate) -> str:
-    """` (expected 12 ms, drew 11 ms; exploration pick)` for a latency-ranked candidate, else empty."""
+def _latency_note(candidate: Candidate) -> str | None:
+    """`expected 12 ms, drew 11 ms; exploration pick` for a latency-ranked candidate, else None."""
     if candidate.latency_ms is None or candidate.sampled_latency_ms is None:
-        return ""
+        return None
     explored = "; exploration pick" if candidate.exploration else ""
-    return f" (expected {_ms(candidate.latency_ms)} ms, drew {_ms(candidate.sampled_latency_ms)} ms{explored})"
+    return f"expected {_ms(candidate.latency_ms)} ms, drew {_ms(candidate.sampled_latency_ms)} ms{explored}"
 
 
 PANIC_NOTE = f"; {CIRCUIT_OPEN}, tried anyway: every candidate's circuit is open"
@@ -140,6 +157,16 @@ def _match(routes: tuple[CompiledRoute, ...], features: RequestFeatures) -> Comp
         if route.matches(features):
             return route
     return None
+
+
+def matched_route(policy: Policy, features: RequestFeatures) -> CompiledRoute | None:
+    """The route `decide` would use for these features (the first whose `when` holds), or None."""
+    return _match(compiled(policy).routes, features)
+
+
+def uses_affinity(policy: Policy) -> bool:
+    """Some route of `policy` has `affinity:` (so the gateway has keys to look up)."""
+    return compiled(policy).has_affinity
 
 
 def decide(
@@ -164,12 +191,14 @@ def decide(
         raise NoRouteError(f"no route matches this request (routes: {names})")
 
     output_tokens = expected_output_tokens(features, route, snapshot)
+    affinity = features.affinity if route.affinity is not None else None
     dropped: list[CandidateVerdict] = []
     survivors: list[Candidate] = []
     circuit_only: list[Candidate] = []
     for backend in route.backends:
         state = snapshot.get(backend.name, UNKNOWN_STATE)
-        cost = _expected_cost_usd(backend, state, features.input_tokens, output_tokens)
+        cached = _expected_cached_tokens(backend, state, features.input_tokens, affinity)
+        cost = _expected_cost_usd(backend, state, features.input_tokens, output_tokens, cached)
         reason = _first_filter_reason(backend, state, features, alias)
         if reason is None:
             survivors.append(Candidate(backend, state, cost))
@@ -192,11 +221,15 @@ def decide(
     context = RankContext(features, output_tokens, route.weights, rng or _default_rng)
     ranked = route.strategy.rank(survivors, context)
     strategy, limit = route.strategy.name, plan.max_attempts
+    affinity_verdict = None
+    if route.affinity is not None:
+        ranked, affinity_verdict = honour_affinity(
+            route.affinity, affinity, ranked, {v.backend: v.reason for v in dropped}, strategy)
     verdicts = [
         CandidateVerdict(
             c.name,
             rank <= limit,
-            f"rank {rank} by {strategy}{_latency_note(c)}{notes.get(c.name, '')}"
+            f"rank {rank} by {_ranked_by(c, strategy, affinity_verdict, rank)}{notes.get(c.name, '')}"
             + ("" if rank <= limit else f"; beyond fallback.max_attempts {limit}"),
             c.expected_cost_usd,
             c.latency_ms,
@@ -217,4 +250,14 @@ def decide(
         thinking_source=features.thinking_source,
         thinking_score=features.thinking_score,
         exploration=bool(ranked) and ranked[0].exploration,
+        affinity=affinity_verdict,
     )
+
+
+def _ranked_by(candidate: Candidate, strategy: str, affinity: AffinityVerdict | None, rank: int) -> str:
+    """`strategy`, with the figure it ranked `candidate` by, or `affinity` for a remembered backend moved first."""
+    note = candidate.rank_note or _latency_note(candidate)
+    figure = "" if note is None else f": {note}"
+    if rank == 1 and affinity is not None and affinity.honoured:
+        return f"affinity, it served this key last ({strategy}{figure})"
+    return strategy if note is None else f"{strategy} ({note})"

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from policies.affinity import AffinityLookup
 from policies.model_aliases import alias_table
 from policies.thinking_need import ThinkingSource, thinking_verdict
 from policies.token_estimate import TokenEstimator, count_prompt_chars, shared_estimator
@@ -40,6 +41,7 @@ class RequestFeatures:
     headers: Mapping[str, str] = field(default_factory=dict)
     budget_remaining_usd: float | None = None
     model_alias: str | None = None  # the `models:` entry `model` resolved to (itself, or the glob pattern that matched)
+    affinity: AffinityLookup | None = None  # set by the gateway before `decide` when the route has `affinity:`
 
 
 def _max_tokens(body: Mapping[str, Any]) -> int | None:

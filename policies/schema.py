@@ -10,6 +10,7 @@ Defaults filled in after validation, so every reader sees resolved values:
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -29,6 +30,8 @@ from policies.price_lookup import litellm_price
 from policies.strategies import STRATEGY_NAMES
 
 __all__ = [
+    "AFFINITY_KEY_PATTERN",
+    "AffinitySpec",
     "BACKEND_TYPES",
     "DEFAULT_BASE_URLS",
     "SELF_HOSTED_TYPES",
@@ -280,6 +283,42 @@ class SloSpec(_Spec):
     tpot_p95_ms: PositiveFloat | None = None
 
 
+AFFINITY_KEY_PATTERN = re.compile(r"^(prefix|user|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$")
+"""`prefix`, `user`, or `header:<name>` with an HTTP header name (RFC 9110 token characters)."""
+
+
+class AffinitySpec(_Spec):
+    """Send requests with the same key to the backend that served that key last (its prefix cache,
+    or its cached-input price), while it is healthy and not saturated (policies.affinity)."""
+
+    key: str = Field(
+        "prefix",
+        description="What identifies a conversation: `prefix` (a hash of the first `prefix_messages` messages, "
+        "ending at the first user message, and the tools), `header:<name>` (a request header such as "
+        "`header:x-session-id`), or `user` (the body's `user`; Anthropic's `metadata.user_id`).",
+    )
+    prefix_messages: Annotated[int, Field(ge=1, le=64)] = Field(
+        2, description="key: prefix only: how many leading messages the hash covers (2: system prompt and first user turn).",
+    )
+    ttl_s: Annotated[float, Field(gt=0, le=30 * 86400)] = Field(
+        600.0, description="Seconds a key is remembered after the last request that used it.",
+    )
+    max_waiting: Annotated[int, Field(ge=0)] = Field(
+        8, description="The remembered backend is skipped (the key moves) while its engine queue "
+        "(vllm:num_requests_waiting / sglang:num_queue_reqs) holds at least this many requests.",
+    )
+    max_kv_usage: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.95, description="The remembered backend is skipped while its KV-cache usage is at least this fraction.",
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _known_key(cls, value: str) -> str:
+        if not AFFINITY_KEY_PATTERN.match(value):
+            raise ValueError("key must be prefix, user or header:<name> (an HTTP header name, e.g. header:x-session-id)")
+        return value
+
+
 class RouteSpec(_Spec):
     """One rule: when it matches, which backends to try and how to order them."""
 
@@ -291,6 +330,9 @@ class RouteSpec(_Spec):
     slo: SloSpec | None = None
     max_usd_per_mtok: PositiveFloat | None = Field(
         None, description="Drop candidates whose blended price for this request exceeds it."
+    )
+    affinity: AffinitySpec | None = Field(
+        None, description="Keep a conversation on the backend that served it last (prefix cache, cached-input price).",
     )
 
     def is_catch_all(self) -> bool:

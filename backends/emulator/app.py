@@ -217,6 +217,8 @@ class Emulator:
                 "Please reduce the length of the input prompt.", "input_tokens", prompt_tokens)
         cached = min(self.cache.lookup_and_insert(body.get("messages") or [body.get("prompt")]), prompt_tokens)
         cached -= cached % self.profile.cache_block_tokens
+        if chat and n == 1 and not answers[0].reasoning and not answers[0].tool_calls:
+            self.cache.remember_answer(body["messages"], "".join(answers[0].content))
         completion = sum(a.completion_tokens for a in answers)
         usage = self.profile.usage(prompt_tokens, cached, completion, sum(len(a.reasoning) for a in answers))
         ident = f"{'chatcmpl' if chat else 'cmpl'}-{os.getpid():x}{next(_ids):08x}"

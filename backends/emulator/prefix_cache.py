@@ -1,6 +1,12 @@
 """A deterministic prefix-cache simulation: a prompt whose leading messages were seen before is
 served partly from cache, in whole blocks, as vLLM/SGLang automatic prefix caching and DeepSeek's
-context caching (64-token units) do."""
+context caching (64-token units) do. One cache per emulator process: each emulated replica has its own.
+
+An answer is cached too (`remember_answer`): vLLM hashes and caches every full KV block, those its
+decode steps fill included (docs.vllm.ai/en/latest/design/prefix_caching, read 2026-12), so a next
+turn that resends the answer finds it cached on the replica that generated it. Only a plain text
+answer is: a reasoning answer's thinking is dropped from the next prompt by the chat template, so
+the generated blocks stop matching where the thinking began."""
 
 from __future__ import annotations
 
@@ -41,3 +47,7 @@ class PrefixCache:
                 if len(self._seen) > self.capacity:
                     self._seen.popitem(last=False)
         return cached - cached % self.block_tokens
+
+    def remember_answer(self, messages: Sequence[object], content: str) -> None:
+        """Cache the prompt followed by its answer, as the client will send it back next turn."""
+        self.lookup_and_insert([*messages, {"role": "assistant", "content": content}])

@@ -87,8 +87,9 @@ async def admin_explain(form: ExplainForm, request: Request) -> DecisionReport:
         key = services.auth.keys.by_name(form.key)
         if key is None:
             raise NotFoundError(f"no client key named {form.key!r}")
-    _, decision = route_request(request.app.state.runtime, form.request, form.headers, _rng,
-                                key_tags=key.tags if key else frozenset(), budget_remaining_usd=services.budget_remaining_usd(key))
+    _, decision = await route_request(request.app.state.runtime, form.request, form.headers, _rng,
+                                      key_tags=key.tags if key else frozenset(),
+                                      budget_remaining_usd=services.budget_remaining_usd(key), affinity=services.affinity)
     return DecisionReport.from_decision(decision)
 
 

@@ -38,6 +38,6 @@ async def explain_route(request: Request) -> DecisionReport:
     key = services.authenticate(request.headers.get("authorization"))
     body = await read_json_body(request, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes)
     check_chat_body(body, max_messages=settings.max_messages)
-    _, decision = route_request(runtime, body, request.headers, _rng, key_tags=key.tags if key else frozenset(),
-                                budget_remaining_usd=services.budget_remaining_usd(key))
+    _, decision = await route_request(runtime, body, request.headers, _rng, key_tags=key.tags if key else frozenset(),
+                                      budget_remaining_usd=services.budget_remaining_usd(key), affinity=services.affinity)
     return DecisionReport.from_decision(decision)

@@ -129,22 +129,35 @@ _T = TypeVar("_T")
 async def _unless_client_leaves(work: Coroutine[Any, Any, _T], receive: Receive) -> _T:
     """Await `work`, cancelling it if the client disconnects first (the body is read by then, so the next
     `receive()` only returns on disconnect). The dispatcher records a cancelled attempt as
-    `client_disconnected`, so the usage ledger still gets its record; raises ClientClosedRequestError."""
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(work)
-    watcher = loop.create_task(_receive_disconnect(receive))
+    `client_disconnected`, so the usage ledger still gets its record; raises ClientClosedRequestError.
+
+    `work` runs in this task, not a task of its own: its first attempt is counted in flight
+    (`StateStore.attempt_started`) before this handler yields, so a burst of requests routed in one
+    turn of the event loop sees each other's load (`prefer: least_loaded`). A watcher task cancels
+    this one when the client leaves."""
+    handler = asyncio.current_task()
+    assert handler is not None
+    left = False
+
+    def on_disconnect(watcher: asyncio.Task[None]) -> None:
+        nonlocal left
+        if not watcher.cancelled():
+            left = True
+            handler.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(_receive_disconnect(receive))
+    watcher.add_done_callback(on_disconnect)
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:  # this handler itself was cancelled (shutdown): take the upstream call with it
-        task.cancel()
-        raise
+        return await work
+    except asyncio.CancelledError:
+        if not left:
+            raise  # this handler itself was cancelled (shutdown): the upstream call went with it
+        handler.uncancel()
+        raise ClientClosedRequestError(
+            "the client disconnected before the answer was ready; the upstream call was cancelled") from None
     finally:
+        watcher.remove_done_callback(on_disconnect)
         watcher.cancel()
-    if not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise ClientClosedRequestError("the client disconnected before the answer was ready; the upstream call was cancelled")
-    return task.result()
 
 
 async def _receive_disconnect(receive: Receive) -> None:
@@ -176,9 +189,9 @@ async def serve_completion(request: Request, *, path: str, check: Callable[[dict
             exchange = await door.open(body, request_id)
             body, protocol = exchange.chat, door.protocol
         check(body)
-        features, decision = route_request(
+        features, decision = await route_request(
             runtime, body, request.headers, request.app.state.routing_rng, key_tags=key.tags if key else frozenset(),
-            budget_remaining_usd=services.budget_remaining_usd(key),
+            budget_remaining_usd=services.budget_remaining_usd(key), affinity=services.affinity,
         )
         if exchange is not None:
             exchange.input_tokens = features.input_tokens

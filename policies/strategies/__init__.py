@@ -6,13 +6,14 @@ from policies.errors import UnknownStrategyError
 from policies.strategies.base import Strategy
 from policies.strategies.cost import CostStrategy
 from policies.strategies.latency import LatencyStrategy
+from policies.strategies.least_loaded import LeastLoadedStrategy
 from policies.strategies.order import OrderStrategy
 from policies.strategies.weighted import WeightedStrategy
 
 __all__ = ["STRATEGIES", "STRATEGY_NAMES", "Strategy", "get_strategy"]
 
 STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (OrderStrategy, CostStrategy, LatencyStrategy, WeightedStrategy)
+    cls.name: cls for cls in (OrderStrategy, CostStrategy, LatencyStrategy, WeightedStrategy, LeastLoadedStrategy)
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
 

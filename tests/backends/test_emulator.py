@@ -194,3 +194,15 @@ def test_cli_mistakes_are_one_line_and_exit_2(flags, message):
     result = subprocess.run([sys.executable, "-m", "gateway.cli", "emulate", "--port", "1", *flags], capture_output=True, text=True)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_vllm_replica_caches_its_own_answers_so_the_next_turn_finds_them(emulators):
+    replica, other = emulators["vllm"], emulators["queued"]  # two vLLM emulators: two replicas, two caches
+    turn_1 = [{"role": "system", "content": "You plan trips. " * 40}, {"role": "user", "content": "Plan Lisbon. " * 20}]
+    answer = _chat(replica, messages=turn_1, max_tokens=12)["choices"][0]["message"]["content"]
+    _chat(other, messages=turn_1, max_tokens=12)  # the other replica has seen the prompt, not this answer
+    turn_2 = [*turn_1, {"role": "assistant", "content": answer}, {"role": "user", "content": "And Porto?"}]
+    here = _chat(replica, messages=turn_2, max_tokens=1)["usage"]["prompt_tokens_details"]["cached_tokens"]
+    there = _chat(other, messages=turn_2, max_tokens=1)["usage"]["prompt_tokens_details"]["cached_tokens"]
+    assert here % 16 == 0 and there % 16 == 0  # whole 16-token blocks, vLLM's default block size
+    assert here > there > 0

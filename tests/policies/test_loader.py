@@ -77,7 +77,35 @@ ERROR_CASES = [
     (
         "unknown strategy",
         BASE.replace("prefer: cost", "prefer: cheapest"),
-        "p.yaml:16:13: route 'main': unknown prefer strategy 'cheapest' (valid: order, cost, latency, weighted)",
+        "p.yaml:16:13: route 'main': unknown prefer strategy 'cheapest' (valid: order, cost, latency, weighted, least_loaded)",
+    ),
+    (
+        "unknown affinity key",
+        BASE.replace("prefer: cost", "prefer: cost\n    affinity: {key: session}"),
+        "p.yaml:17:21: routes[0].affinity.key: key must be prefix, user or header:<name> (an HTTP header name, "
+        "e.g. header:x-session-id)",
+    ),
+    (
+        "affinity header without a name",
+        BASE.replace("prefer: cost", "prefer: cost\n    affinity:\n      key: 'header:'"),
+        "p.yaml:18:12: routes[0].affinity.key: key must be prefix, user or header:<name> (an HTTP header name, "
+        "e.g. header:x-session-id)",
+    ),
+    (
+        "affinity prefix_messages below one",
+        BASE.replace("prefer: cost", "prefer: cost\n    affinity: {key: prefix, prefix_messages: 0}"),
+        "p.yaml:17:46: routes[0].affinity.prefix_messages: Input should be greater than or equal to 1",
+    ),
+    (
+        "affinity ttl not positive",
+        BASE.replace("prefer: cost", "prefer: cost\n    affinity: {ttl_s: -1}"),
+        "p.yaml:17:23: routes[0].affinity.ttl_s: Input should be greater than 0",
+    ),
+    (
+        "unknown affinity field",
+        BASE.replace("prefer: cost", "prefer: cost\n    affinity: {ttl: 60}"),
+        "p.yaml:17:16: unknown key 'ttl' in routes[0].affinity (valid keys: key, prefix_messages, ttl_s, max_waiting, "
+        "max_kv_usage)",
     ),
     (
         "weights without weighted",

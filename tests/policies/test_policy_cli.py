@@ -82,7 +82,9 @@ def test_schema_is_valid_json_schema_and_shipped_policies_validate_against_it():
         errors = list(validator.iter_errors(_read_yaml(path)))
         assert errors == [], f"{path.name}: {errors[0].message if errors else ''}"
     assert schema["properties"]["routes"]["items"]["$ref"] == "#/$defs/RouteSpec"
-    assert schema["$defs"]["RouteSpec"]["properties"]["prefer"]["enum"] == ["order", "cost", "latency", "weighted"]
+    assert schema["$defs"]["RouteSpec"]["properties"]["prefer"]["enum"] == ["order", "cost", "latency", "weighted", "least_loaded"]
+    affinity = schema["$defs"]["AffinitySpec"]["properties"]
+    assert all(field.get("description") for field in affinity.values())
     detection = schema["$defs"]["ThinkingDetectionSpec"]["properties"]["threshold"]
     assert (detection["minimum"], detection["maximum"], detection["default"]) == (0.0, 1.0, 0.5)
     assert {"const": "auto", "type": "string"} in schema["$defs"]["ModelAliasSpec"]["properties"]["thinking"]["anyOf"]

@@ -110,9 +110,9 @@ def test_weighted_skips_filtered_backends(make_policy):
     assert decision.chain == ["novita"]
 
 
-def test_registry_knows_four_strategies_and_rejects_others_listing_them():
-    assert STRATEGY_NAMES == ("order", "cost", "latency", "weighted")
+def test_registry_knows_five_strategies_and_rejects_others_listing_them():
+    assert STRATEGY_NAMES == ("order", "cost", "latency", "weighted", "least_loaded")
     assert get_strategy("cost").name == "cost"
     with pytest.raises(UnknownStrategyError) as caught:
         get_strategy("cheapest")
-    assert str(caught.value) == "unknown prefer strategy 'cheapest' (valid: order, cost, latency, weighted)"
+    assert str(caught.value) == "unknown prefer strategy 'cheapest' (valid: order, cost, latency, weighted, least_loaded)"
