@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--state", metavar="FILE",
         help="JSON {backend: {waiting: 20, ttft_p95_ms: 900, circuit_open: true, ...}} to simulate live state",
     )
+    parser.add_argument(
+        "--remembered", metavar="BACKEND",
+        help="for a route with `affinity:`: the backend a live gateway's affinity store remembers for this "
+        "request's key (offline there is no store, so the affinity is otherwise 'not looked up')",
+    )
     parser.set_defaults(func=run)
 
 
@@ -82,6 +87,24 @@ def _snapshot(path: str | None) -> dict:
         raise CliError(f"state file {path}: {where}: {first['msg']}") from None
 
 
+def _with_remembered(policy: Any, features: Any, body: dict, backend: str) -> Any:
+    """`features` as a live gateway hands them to `decide` when its store remembers `backend` for the key."""
+    from dataclasses import replace
+
+    from gateway.cli import CliError
+    from policies.affinity import AffinityLookup, affinity_key, cached_prefix_share
+    from policies.engine import matched_route
+
+    route = matched_route(policy, features)
+    if route is None or route.affinity is None:
+        why = "no route matches this request" if route is None else f"route {route.name!r} has no `affinity:`"
+        raise CliError(f"--remembered {backend}: {why}")
+    if backend not in policy.backends:
+        raise CliError(f"--remembered {backend}: no such backend in the policy")
+    key = affinity_key(route.name, route.affinity, body, features.headers)
+    return replace(features, affinity=AffinityLookup(route.affinity.key, key, backend, cached_prefix_share(body)))
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import random
@@ -104,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"request file {args.request} must hold a JSON object")
     tags = frozenset(tag.strip() for tag in args.key_tags.split(",") if tag.strip())
     features = extract_features(body, _headers(args.header), policy, key_tags=tags)
+    if args.remembered is not None:
+        features = _with_remembered(policy, features, body, args.remembered)
     try:
         decision = decide(policy, features, _snapshot(args.state), rng=random.Random(0))
     except RoutingError as exc:

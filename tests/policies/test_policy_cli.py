@@ -194,3 +194,20 @@ def test_explain_shows_latency_figures_from_simulated_statistics(tmp_path):
     assert isinstance(report["exploration"], bool)
     terminus = next(c for c in report["candidates"] if c["backend"] == "fireworks-terminus")
     assert terminus["reason"] == "over SLO: ttft_p95 2500 ms > slo 1500 ms" and terminus["latency_ms"] is None
+
+
+def test_explain_with_a_remembered_backend_shows_the_affinity_decision_offline(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text((ROOT / "docs" / "load-balancing" / "replicas.yaml").read_text())
+    body = _write(tmp_path, "body.json", {"model": "deepseek-v3.2", "messages": [
+        {"role": "system", "content": "You are a coding agent."}, {"role": "user", "content": "Fix the test."}]})
+    offline = json.loads(_gateway("explain", "--config", str(policy), "--request", body).stdout)
+    assert offline["affinity"]["reason"].startswith("not looked up")
+    result = _gateway("explain", "--config", str(policy), "--request", body, "--remembered", "vllm-c")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["chain"][0] == "vllm-c"
+    assert report["affinity"] == {"key": "prefix", "remembered": "vllm-c", "honoured": True,
+                                  "reason": "vllm-c served this key last and is healthy and not saturated"}
+    unknown = _gateway("explain", "--config", str(policy), "--request", body, "--remembered", "nope")
+    assert unknown.returncode == 2 and unknown.stderr.strip() == "gateway: error: --remembered nope: no such backend in the policy"
