@@ -90,3 +90,10 @@ def test_the_readme_links_every_guide():
     missing = sorted(g for g in guides if f"({g})" not in readme)
     assert not missing, f"README.md has no line for {missing}"
     assert len(readme.splitlines()) <= 160, "README.md is for the first ten minutes: move detail to docs/"
+
+
+def test_the_routing_guide_shows_every_shipped_policy_as_it_is():
+    page = (ROOT / "docs" / "routing-policy.md").read_text(encoding="utf-8")
+    for policy in sorted((ROOT / "policies").glob("*.yaml")):
+        assert f"```yaml policy\n{policy.read_text(encoding='utf-8')}```" in page, (
+            f"docs/routing-policy.md does not show {relative(policy)} as it is")
