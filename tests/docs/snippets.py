@@ -3,8 +3,9 @@
 Pages: README.md, CONTRIBUTING.md and docs/**/*.md. A block's info string is its language, then
 attributes:
 
-    ```console run            lines starting `$ ` are commands (a trailing `\\` continues one), the
-                              rest is the expected output of the command above them
+    ```console run            lines starting `$ ` are commands (a trailing `\\` continues one, a
+                              here-document runs to its terminator), the rest is the expected
+                              output of the command above them
     ```console run=demo       the same, against a demo gateway (`gateway serve --demo`)
     ```python run=demo        a script run against the demo; the next block on the page is
     ```text output            its expected stdout
@@ -31,6 +32,7 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[2]
 CODE_LANGUAGES = frozenset({"console", "python", "yaml", "bash", "sh", "toml"})
 ELLIPSIS = "..."
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)(?P<word>\w+)\1")
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 
 
@@ -169,6 +171,13 @@ def console_commands(block: Block) -> list[Command]:
         while parts[-1].endswith("\\") and index + 1 < len(lines):
             index += 1
             parts.append(lines[index])
+        heredoc = _HEREDOC.search(parts[-1])
+        if heredoc:  # the here-document's lines, up to its terminator, are part of the command
+            while index + 1 < len(lines):
+                index += 1
+                parts.append(lines[index])
+                if lines[index] == heredoc["word"]:
+                    break
         index += 1
         output: list[str] = []
         while index < len(lines) and not lines[index].startswith("$ "):

@@ -57,6 +57,12 @@ def test_console_commands_split_output_and_join_continuations():
     assert (second.line, second.text, second.expected) == (6, "b", "")
 
 
+def test_a_here_document_belongs_to_its_command():
+    (block,) = blocks_of("```console run\n$ python - <<'EOF'\nprint(1)\nEOF\n1\n```\n")
+    (command,) = console_commands(block)
+    assert (command.text, command.expected) == ("python - <<'EOF'\nprint(1)\nEOF", "1")
+
+
 def test_a_longer_fence_holds_a_shorter_one():
     (block,) = blocks_of("````markdown\n```console run\n$ x\n```\n````\n")
     assert block.language == "markdown" and "```console run" in block.body
