@@ -126,12 +126,17 @@ def parse_page(page: Path, text: str | None = None) -> list[Block]:
         body: list[str] = []
         close = index + 1
         while close < len(lines) and not re.match(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$", lines[close]):
-            body.append(lines[close])
+            body.append(_dedent(lines[close], len(opening["indent"])))
             close += 1
         blocks.append(Block(page, index + 1, close + 1, language, attrs, "\n".join(body) + ("\n" if body else "")))
         index = close + 1
     _pair_outputs(blocks)
     return blocks
+
+
+def _dedent(line: str, indent: int) -> str:
+    """A body line without the spaces its fence was indented by (a block inside a list item)."""
+    return line[min(indent, len(line) - len(line.lstrip(" "))):]
 
 
 def _pair_outputs(blocks: list[Block]) -> None:

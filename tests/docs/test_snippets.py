@@ -63,6 +63,11 @@ def test_a_here_document_belongs_to_its_command():
     assert (command.text, command.expected) == ("python - <<'EOF'\nprint(1)\nEOF", "1")
 
 
+def test_an_indented_block_loses_its_fence_indentation():
+    (block,) = blocks_of("- item\n\n  ```console run\n  $ echo hi\n  hi\n  ```\n")
+    assert block.body == "$ echo hi\nhi\n"
+
+
 def test_a_longer_fence_holds_a_shorter_one():
     (block,) = blocks_of("````markdown\n```console run\n$ x\n```\n````\n")
     assert block.language == "markdown" and "```console run" in block.body
