@@ -8,7 +8,7 @@ import re
 import subprocess
 import tomllib
 
-from planner.emit.flag_lists import ENGINE_VERSIONS
+from planner.emit.flag_lists import ALSO_VALID_IN, ENGINE_VERSIONS
 
 from tests.conftest import ROOT
 
@@ -21,9 +21,10 @@ def test_the_serve_extra_pins_the_release_planner_emit_writes_for():
     assert pins == [f"vllm=={PINNED}"], f"pyproject's serve extra pins {pins}; ENGINE_VERSIONS['vllm'] is {PINNED}"
 
 
-def test_the_flag_list_is_the_pinned_releases():
+def test_the_flag_lists_are_the_pinned_release_and_those_it_is_also_checked_against():
     lists = sorted(p.name for p in (ROOT / "planner" / "emit" / "data").glob("vllm-*-flags.txt"))
-    assert lists == [f"vllm-{PINNED}-flags.txt"], f"flag lists {lists}; ENGINE_VERSIONS['vllm'] is {PINNED}"
+    expected = sorted(f"vllm-{version}-flags.txt" for version in (PINNED, *ALSO_VALID_IN.get("vllm", ())))
+    assert lists == expected, f"flag lists {lists}; ENGINE_VERSIONS['vllm'] is {PINNED}, ALSO_VALID_IN {ALSO_VALID_IN}"
 
 
 def test_make_vllm_engine_installs_the_pinned_release():
