@@ -99,7 +99,11 @@ def shown_port(text: str, scratch: Path, demo: DemoServer | None) -> str:
 
 
 def _finish(done: subprocess.CompletedProcess[str], printed: str) -> str:
-    return printed + ("" if done.returncode == 0 else f"{'' if printed.endswith(chr(10)) or not printed else chr(10)}[exit status {done.returncode}]\n")
+    """What was printed, and a last line `[exit status N]` when the command failed."""
+    if done.returncode == 0:
+        return printed
+    separator = "" if not printed or printed.endswith("\n") else "\n"
+    return f"{printed}{separator}[exit status {done.returncode}]\n"
 
 
 def _run_command(command: str, scratch: Path, env: dict[str, str]) -> str:

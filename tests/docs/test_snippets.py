@@ -87,3 +87,13 @@ def test_a_longer_fence_holds_a_shorter_one():
 ])
 def test_output_comparison_is_exact_but_for_ellipses(expected, actual, matches):
     assert output_matches(expected, actual) is matches
+
+
+def test_a_failing_command_shows_its_exit_status(tmp_path):
+    from tests.docs.runner import ScratchDirs, run_block
+
+    page = tmp_path / "page.md"
+    (block,) = parse_page(page, "```console run\n$ echo no; exit 3\nno\n[exit status 3]\n$ printf x\nx\n```\n")
+    result = run_block(block, ScratchDirs(tmp_path / "scratch").for_page(Path(__file__)), None)
+    assert result.outputs == ["no\n[exit status 3]\n", "x"]
+    assert all(output_matches(e, a) for e, a in zip(result.expected, result.outputs))
