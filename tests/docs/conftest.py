@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.runner import ScratchDirs
+from tests.docs.runner import RunResult, ScratchDirs, run_local_blocks
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +18,11 @@ def docs_demo(session_servers):
 @pytest.fixture(scope="session")
 def docs_scratch(tmp_path_factory: pytest.TempPathFactory) -> ScratchDirs:
     return ScratchDirs(Path(tmp_path_factory.mktemp("docs")))
+
+
+@pytest.fixture(scope="session")
+def local_runs(request: pytest.FixtureRequest, docs_scratch: ScratchDirs) -> dict[str, RunResult]:
+    """The selected `run` blocks, run once, pages side by side (the CPUs are the limit, not the order)."""
+    selected = [item.callspec.params["block"] for item in request.session.items
+                if getattr(item, "callspec", None) is not None and "block" in item.callspec.params]
+    return run_local_blocks(selected, docs_scratch)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Protocol
 
 from tests.docs.snippets import ROOT, Block, console_commands
 
-__all__ = ["DemoServer", "RunResult", "ScratchDirs", "run_block", "shown_port", "DOCUMENTED_ADDRESS"]
+__all__ = ["DemoServer", "RunResult", "ScratchDirs", "run_block", "run_local_blocks", "shown_port", "DOCUMENTED_ADDRESS"]
 
 DOCUMENTED_ADDRESS = "127.0.0.1:8080"
 COMMAND_TIMEOUT_S = 300.0
@@ -135,3 +136,20 @@ def run_block(block: Block, scratch: Path, demo: DemoServer | None) -> RunResult
     commands = console_commands(block)
     outputs = [shown_port(_run_command(pointed(c.text, demo), scratch, env), scratch, demo) for c in commands]
     return RunResult(block, outputs, [c.expected for c in commands])
+
+
+def run_local_blocks(blocks: list[Block], scratch: ScratchDirs, workers: int | None = None) -> dict[str, RunResult]:
+    """Run the `run` blocks (no demo) of several pages at once, each page's in order in its own scratch
+    directory, keyed by test id. A page's local blocks must therefore not need a file that one of its
+    `run=demo` blocks writes."""
+    pages: dict[Path, list[Block]] = {}
+    for block in blocks:
+        if block.run == "local":
+            pages.setdefault(block.page, []).append(block)
+
+    def run_page(page_blocks: list[Block]) -> list[RunResult]:
+        return [run_block(block, scratch.for_page(block.page), None) for block in page_blocks]
+
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+        results = [result for page_results in pool.map(run_page, pages.values()) for result in page_results]
+    return {result.block.test_id: result for result in results}

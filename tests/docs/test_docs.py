@@ -44,8 +44,10 @@ def test_block_runs_as_shown(block: Block, docs_scratch, request):
     if "policy" in block.attrs:
         parse_policy_text(block.body, block.test_id, env=POLICY_ENV)
         return
-    demo = request.getfixturevalue("docs_demo") if block.run == "demo" else None
-    result = run_block(block, docs_scratch.for_page(block.page), demo)
+    if block.run == "local":
+        result = request.getfixturevalue("local_runs")[block.test_id]
+    else:
+        result = run_block(block, docs_scratch.for_page(block.page), request.getfixturevalue("docs_demo"))
     for expected, actual in zip(result.expected, result.outputs):
         assert output_matches(expected, actual), (
             f"{block.test_id} printed something else (python -m tests.docs.regenerate {relative(block.page)}):\n"
