@@ -99,3 +99,15 @@ def test_the_routing_guide_shows_every_shipped_policy_as_it_is():
     for policy in sorted((ROOT / "policies").glob("*.yaml")):
         assert f"```yaml policy\n{policy.read_text(encoding='utf-8')}```" in page, (
             f"docs/routing-policy.md does not show {relative(policy)} as it is")
+
+
+def test_every_policy_key_is_named_in_a_guide():
+    from gateway.commands.schema import policy_json_schema
+
+    guides = ["routing-policy.md", "backends.md", "simulate.md", "keys-and-usage.md", "thinking.md",
+              *(Path(p).name for p in PAGES_LANDING_WITH_ISSUE_12)]
+    text = "".join((ROOT / "docs" / g).read_text(encoding="utf-8") for g in guides if (ROOT / "docs" / g).exists())
+    schema = policy_json_schema()
+    unnamed = [f"{section}.{key}" for section, model in [("Policy", schema), *schema["$defs"].items()]
+               for key in model.get("properties", {}) if f"`{key}`" not in text]
+    assert not unnamed, f"no guide names {unnamed} (docs/routing-policy.md's table of every key is the place)"
