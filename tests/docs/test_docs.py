@@ -39,6 +39,7 @@ def test_every_code_block_says_whether_it_runs():
                           f"(tests/docs/snippets.py): {unmarked}")
 
 
+@pytest.mark.slow  # starts processes: the CLIs, the snippets, a demo gateway
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.test_id for block in BLOCKS])
 def test_block_runs_as_shown(block: Block, docs_scratch, request):
     if "policy" in block.attrs:
