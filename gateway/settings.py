@@ -17,15 +17,15 @@ class GatewaySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SWITCHYARD_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
+    host: str = Field("127.0.0.1", description="Address to listen on; a non-loopback one needs client keys.")
+    port: int = Field(8080, ge=0, le=65535, description="Port to listen on.")
     config: Path | None = Field(None, description="Policy file to serve.")
     demo: bool = Field(False, description="Start emulated backends and serve policies/demo.yaml.")
-    redis_url: str | None = Field(None, validation_alias=AliasChoices("SWITCHYARD_REDIS_URL", "REDIS_URL"))
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("SWITCHYARD_REDIS_URL", "REDIS_URL"), description="Redis shared by the replicas (state, budgets, keys, ledger stream); none: in-process state.")
     redis_prefix: str = Field("switchyard:", min_length=1, description="Prefix of every Redis key this cluster uses.")
     replica_id: str | None = Field(None, description="This replica's name in Redis (default HOSTNAME:PORT, stable across "
                                                      "restarts, so a restarted replica drains its own unfinished ledger batch).")
-    admin_key: SecretStr | None = None
+    admin_key: SecretStr | None = Field(None, description="Key that guards /admin/* and the web console.")
     keys_file: Path | None = Field(None, description="Keys made by `gateway keys create` without Redis "
                                                     "(default: the data directory's keys.json).")
     keys_refresh_s: float = Field(5.0, gt=0, description="How often created keys are re-read from the key file or Redis.")
@@ -45,11 +45,11 @@ class GatewaySettings(BaseSettings):
     affinity_max_entries: int = Field(100_000, ge=1, description="Affinity keys (`affinity:` routes) this process keeps "
                                                                 "in memory, least recently used dropped first; with Redis "
                                                                 "its keys expire by their ttl_s instead.")
-    max_body_bytes: int = Field(8 * MIB, ge=1024)
-    max_messages: int = Field(10_000, ge=1)
-    max_header_bytes: int = Field(64 * 1024, ge=1024)
-    timeout_keep_alive_s: float = Field(30.0, gt=0)
-    log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$")
+    max_body_bytes: int = Field(8 * MIB, ge=1024, description="Largest request body accepted (413 above).")
+    max_messages: int = Field(10_000, ge=1, description="Most messages one request may carry (400 above).")
+    max_header_bytes: int = Field(64 * 1024, ge=1024, description="Largest request head, URL and headers (431 above).")
+    timeout_keep_alive_s: float = Field(30.0, gt=0, description="Idle keep-alive connections are closed after this.")
+    log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$", description="critical, error, warning, info or debug.")
     health_interval_s: float = Field(5.0, gt=0, description="GET /health of vLLM, SGLang and emulated backends.")
     provider_health_interval_s: float = Field(60.0, gt=0, description="GET /models of managed providers.")
     scrape_interval_s: float = Field(2.0, gt=0, description="GET /metrics of vLLM and SGLang backends.")

@@ -91,7 +91,7 @@ class CostSpec(_Spec):
     """A self-hosted backend's cost: fixed GPU spend, plus an optional marginal per-token price."""
 
     gpu_hourly_usd: NonNegativeFloat | None = Field(None, description="USD per GPU-hour.")
-    gpus: Annotated[int, Field(ge=1)] | None = None
+    gpus: Annotated[int, Field(ge=1)] | None = Field(None, description="GPUs this self-hosted backend rents (for the ledger's self_hosted_cost_usd share of gpu_hourly_usd).")
     marginal_usd_per_mtok: NonNegativeFloat = Field(
         0.0, description="What one more million tokens costs while the backend has spare capacity."
     )
@@ -100,9 +100,9 @@ class CostSpec(_Spec):
 class PriceSpec(_Spec):
     """A managed backend's per-token price; overrides litellm's cost map."""
 
-    input_usd_per_mtok: NonNegativeFloat
-    cached_input_usd_per_mtok: NonNegativeFloat | None = None
-    output_usd_per_mtok: NonNegativeFloat
+    input_usd_per_mtok: NonNegativeFloat = Field(description="USD per million prompt tokens (uncached).")
+    cached_input_usd_per_mtok: NonNegativeFloat | None = Field(None, description="USD per million prompt tokens served from the provider's prompt cache (default: the input price).")
+    output_usd_per_mtok: NonNegativeFloat = Field(description="USD per million completion tokens, reasoning tokens included.")
 
 
 class LimitsSpec(_Spec):
@@ -122,20 +122,20 @@ class LimitsSpec(_Spec):
 class TimeoutsSpec(_Spec):
     """Upstream timeouts in seconds."""
 
-    connect_s: PositiveFloat = 2.0
-    first_token_s: PositiveFloat = 60.0
-    total_s: PositiveFloat = 900.0
+    connect_s: PositiveFloat = Field(2.0, description="Seconds to open the upstream connection.")
+    first_token_s: PositiveFloat = Field(60.0, description="Seconds to the first byte of the answer (the first content of a stream).")
+    total_s: PositiveFloat = Field(900.0, description="Seconds for the whole attempt; a non-streamed answer may take this long.")
 
 
 class EmulatorSpec(_Spec):
     """Timing and faults of an emulated backend (`type: emulator`), as `gateway emulate` flags."""
 
-    ttft_ms: NonNegativeFloat | None = None
-    tpot_ms: NonNegativeFloat | None = None
-    max_concurrency: Annotated[int, Field(ge=1)] | None = None
-    fail_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
-    fail_mode: Literal["500", "429", "timeout", "reset", "midstream", "slow", "malformed", "error-body"] | None = None
-    seed: int | None = None
+    ttft_ms: NonNegativeFloat | None = Field(None, description="Emulated time to first token (default: the emulator's 20 ms).")
+    tpot_ms: NonNegativeFloat | None = Field(None, description="Emulated time per output token (default: the emulator's 5 ms).")
+    max_concurrency: Annotated[int, Field(ge=1)] | None = Field(None, description="Requests served at once; more wait in the emulated queue.")
+    fail_rate: Annotated[float, Field(ge=0, le=1)] = Field(0.0, description="Share of requests that fail in fail_mode, drawn from seed.")
+    fail_mode: Literal["500", "429", "timeout", "reset", "midstream", "slow", "malformed", "error-body"] | None = Field(None, description="How a failing request fails (as `gateway emulate --fail-mode`).")
+    seed: int | None = Field(None, description="Seed of the emulated output and of the faults.")
 
 
 class SimulateSpec(_Spec):
@@ -151,7 +151,7 @@ SIMULATED_SELF_HOSTED_TYPES: frozenset[str] = frozenset({"vllm", "sglang"})
 class BackendSpec(_Spec):
     """One upstream the gateway may call."""
 
-    type: BackendType
+    type: BackendType = Field(description="Adapter that speaks to it (backends/registry.py); emulator runs `gateway emulate` in-process for the demo.")
     base_url: str | None = Field(None, description="Default per type; required for emulator.")
     api_key: SecretStr | None = Field(None, description="Usually ${PROVIDER_API_KEY}.")
     model: Annotated[str, StringConstraints(min_length=1)] = Field(description="Model id sent upstream.")
@@ -165,10 +165,10 @@ class BackendSpec(_Spec):
     context_window: Annotated[int, Field(ge=1)] | None = Field(
         None, description="Tokens (prompt + output); default from litellm's cost map or the family."
     )
-    cost: CostSpec | None = None
-    price: PriceSpec | None = None
-    limits: LimitsSpec = Field(default_factory=LimitsSpec)
-    timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
+    cost: CostSpec | None = Field(None, description="Self-hosted only: its marginal price and GPU rent.")
+    price: PriceSpec | None = Field(None, description="Per-token price; default: litellm's bundled cost map for the model.")
+    limits: LimitsSpec = Field(default_factory=LimitsSpec, description="When the backend counts as saturated and is skipped (from its scraped /metrics and in-flight count).")
+    timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec, description="Per-attempt timeouts; a timeout is the `timeout` failure kind.")
     profile: EmulatorProfile | None = Field(None, description="type: emulator only: which upstream to mimic.")
     emulator: EmulatorSpec | None = Field(None, description="type: emulator only: timing and faults.")
     deployment: DeploymentSpec | None = Field(
@@ -238,16 +238,16 @@ class ModelAliasSpec(_Spec):
         "when the request gives no explicit signal (see thinking_detection).",
     )
     family: str | None = Field(None, description="Only backends of this family may serve it.")
-    description: str | None = None
+    description: str | None = Field(None, description="Shown in GET /v1/models.")
 
 
 class ComparisonSpec(_Spec):
     """Numeric test; every bound given must hold."""
 
-    gt: float | None = None
-    gte: float | None = None
-    lt: float | None = None
-    lte: float | None = None
+    gt: float | None = Field(None, description="Matches above this value.")
+    gte: float | None = Field(None, description="Matches at or above this value.")
+    lt: float | None = Field(None, description="Matches below this value.")
+    lte: float | None = Field(None, description="Matches at or below this value.")
 
     @model_validator(mode="after")
     def _at_least_one(self) -> ComparisonSpec:
@@ -259,13 +259,13 @@ class ComparisonSpec(_Spec):
 class WhenSpec(_Spec):
     """Conditions on the request; all must hold. Absent or empty matches every request."""
 
-    model: str | list[str] | None = None
-    thinking: bool | None = None
-    input_tokens: ComparisonSpec | None = None
-    max_tokens: ComparisonSpec | None = None
-    tools: bool | None = None
-    stream: bool | None = None
-    response_format: ResponseFormatType | list[ResponseFormatType] | None = None
+    model: str | list[str] | None = Field(None, description="The alias (or aliases) the client asked for.")
+    thinking: bool | None = Field(None, description="Whether the request needs thinking (header, body, alias or detected).")
+    input_tokens: ComparisonSpec | None = Field(None, description="The prompt's estimated token count.")
+    max_tokens: ComparisonSpec | None = Field(None, description="The client's max_tokens (or max_completion_tokens).")
+    tools: bool | None = Field(None, description="Whether the request carries tools.")
+    stream: bool | None = Field(None, description="Whether the client asked for a stream.")
+    response_format: ResponseFormatType | list[ResponseFormatType] | None = Field(None, description="The request's response_format type.")
     key_tags: list[str] | None = Field(None, description="The calling key has all these tags.")
     header: dict[str, str] | None = Field(None, description="Header name (any case) -> exact value.")
     budget_remaining_usd: ComparisonSpec | None = Field(
@@ -279,8 +279,8 @@ class WhenSpec(_Spec):
 class SloSpec(_Spec):
     """Latency targets: candidates observed above them are dropped, unless that drops all."""
 
-    ttft_p95_ms: PositiveFloat | None = None
-    tpot_p95_ms: PositiveFloat | None = None
+    ttft_p95_ms: PositiveFloat | None = Field(None, description="Longest observed p95 time to first token a candidate may have.")
+    tpot_p95_ms: PositiveFloat | None = Field(None, description="Longest observed p95 time per output token a candidate may have.")
 
 
 AFFINITY_KEY_PATTERN = re.compile(r"^(prefix|user|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$")
@@ -322,12 +322,12 @@ class AffinitySpec(_Spec):
 class RouteSpec(_Spec):
     """One rule: when it matches, which backends to try and how to order them."""
 
-    name: Name
-    when: WhenSpec | None = None
+    name: Name = Field(description="Shown in x-switchyard-route, the ledger and metrics.")
+    when: WhenSpec | None = Field(None, description="Conditions, all of which must hold; none: the route matches every request.")
     use: list[str] = Field(min_length=1, description="Candidate backends, by name.")
-    prefer: str = Field("order", json_schema_extra={"enum": list(STRATEGY_NAMES)})
+    prefer: str = Field("order", json_schema_extra={"enum": list(STRATEGY_NAMES)}, description="How the kept candidates are ordered: a strategy of policies/strategies/.")
     weights: dict[str, NonNegativeFloat] | None = Field(None, description="prefer: weighted only.")
-    slo: SloSpec | None = None
+    slo: SloSpec | None = Field(None, description="Drop candidates whose observed p95 latency misses these targets.")
     max_usd_per_mtok: PositiveFloat | None = Field(
         None, description="Drop candidates whose blended price for this request exceeds it."
     )
@@ -351,7 +351,7 @@ a 5%-faulty one whose failures finish in bursts of several at a time (measured i
 tests/gateway/test_circuit.py) does not open.
     """
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Whether failing backends are taken out of rotation.")
     consecutive_failures: Annotated[int, Field(ge=1)] = Field(
         5, description="Failed attempts in a row (client errors and disconnects not counted) needed to open the circuit."
     )
@@ -381,29 +381,29 @@ class FallbackSpec(_Spec):
     """Which upstream failures move on to the next candidate, and how many tries in all."""
 
     on: list[FailureKind] = Field(
-        default_factory=lambda: ["connect_error", "timeout", "rate_limited", "server_error"]
+        default_factory=lambda: ["connect_error", "timeout", "rate_limited", "server_error"], description="Failure kinds that move on to the next backend of the chain."
     )
-    max_attempts: Annotated[int, Field(ge=1)] = 3
-    circuit_breaker: CircuitBreakerSpec = Field(default_factory=CircuitBreakerSpec)
+    max_attempts: Annotated[int, Field(ge=1)] = Field(3, description="Most backends tried for one request (the chain is cut to this).")
+    circuit_breaker: CircuitBreakerSpec = Field(default_factory=CircuitBreakerSpec, description="When a failing backend is dropped, and how it comes back.")
 
 
 class BudgetSpec(_Spec):
     """Spending caps for one client key, in USD."""
 
-    daily_usd: NonNegativeFloat | None = None
-    monthly_usd: NonNegativeFloat | None = None
-    total_usd: NonNegativeFloat | None = None
+    daily_usd: NonNegativeFloat | None = Field(None, description="Spend allowed per UTC day.")
+    monthly_usd: NonNegativeFloat | None = Field(None, description="Spend allowed per UTC month.")
+    total_usd: NonNegativeFloat | None = Field(None, description="Spend allowed in all.")
 
 
 class KeySpec(_Spec):
     """A client API key, stored only as its SHA-256 hex digest."""
 
-    name: Name
+    name: Name = Field(description="Written to the ledger, metrics and logs in place of the key.")
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
         description="Lower-case hex SHA-256 of the key; quote it in YAML so digits stay a string."
     )
-    tags: list[str] = Field(default_factory=list)
-    budgets: BudgetSpec | None = None
+    tags: list[str] = Field(default_factory=list, description="Matched by a route's when.key_tags.")
+    budgets: BudgetSpec | None = Field(None, description="Spend limits of this key.")
     rpm: Annotated[int, Field(ge=1)] | None = Field(None, description="Requests per minute.")
     tpm: Annotated[int, Field(ge=1)] | None = Field(None, description="Tokens per minute.")
 
@@ -421,14 +421,14 @@ class ThinkingDetectionSpec(_Spec):
 class Policy(_Spec):
     """A whole routing policy file."""
 
-    version: Literal[1]
-    backends: dict[Name, BackendSpec] = Field(min_length=1)
+    version: Literal[1] = Field(description="Format version of the file: 1.")
+    backends: dict[Name, BackendSpec] = Field(min_length=1, description="Upstreams, by the name routes use.")
     models: dict[ModelName, ModelAliasSpec] = Field(
         min_length=1, description="Names clients send as `model`; a glob pattern (claude-*) matches many, an exact name wins.")
-    routes: list[RouteSpec] = Field(min_length=1)
-    fallback: FallbackSpec = Field(default_factory=FallbackSpec)
-    keys: list[KeySpec] = Field(default_factory=list)
-    thinking_detection: ThinkingDetectionSpec = Field(default_factory=ThinkingDetectionSpec)
+    routes: list[RouteSpec] = Field(min_length=1, description="Tried in order; the first whose when matches decides.")
+    fallback: FallbackSpec = Field(default_factory=FallbackSpec, description="What happens when an attempt fails.")
+    keys: list[KeySpec] = Field(default_factory=list, description="Client keys by SHA-256 digest, with tags and budgets.")
+    thinking_detection: ThinkingDetectionSpec = Field(default_factory=ThinkingDetectionSpec, description="The detector behind `thinking: auto` aliases.")
 
     _compiled: Any = PrivateAttr(default=None)  # policies.compiled.CompiledPolicy, built on first use
     _aliases: Any = PrivateAttr(default=None)  # policies.model_aliases.AliasTable, built on first use

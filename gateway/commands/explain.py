@@ -29,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="JSON {backend: {waiting: 20, ttft_p95_ms: 900, circuit_open: true, ...}} to simulate live state",
     )
     parser.add_argument(
+        "--format", choices=("json", "text"), default="json",
+        help="json (the contract, default) or text (a few lines to read at a glance)",
+    )
+    parser.add_argument(
         "--remembered", metavar="BACKEND",
         help="for a route with `affinity:`: the backend a live gateway's affinity store remembers for this "
         "request's key (offline there is no store, so the affinity is otherwise 'not looked up')",
@@ -137,5 +141,11 @@ def run(args: argparse.Namespace) -> int:
             error["dropped"] = [{"backend": b, "reason": r} for b, r in exc.reasons]
         sys.stdout.write(json.dumps({"error": error}, indent=2) + "\n")
         return 1
-    sys.stdout.write(DecisionReport.from_decision(decision).model_dump_json(indent=2) + "\n")
+    report = DecisionReport.from_decision(decision)
+    if args.format == "text":
+        from gateway.commands.explain_text import decision_text
+
+        sys.stdout.write(decision_text(report))
+    else:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     return 0

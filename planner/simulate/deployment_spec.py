@@ -32,9 +32,9 @@ class DeploymentSpec(BaseModel):
     dp_attention: bool = Field(False, description="DP ranks share one MoE over tp x dp GPUs.")
     engine: Literal["vllm", "sglang"] | None = Field(None, description="Default: the backend's type.")
     weights: Literal["bf16", "fp8", "int4", "nvfp4"] | None = Field(None, description="Default: the checkpoint's own.")
-    kv_dtype: Literal["auto", "bf16", "fp8"] = "auto"
+    kv_dtype: Literal["auto", "bf16", "fp8"] = Field("auto", description="KV-cache format (auto: the engine's choice for the checkpoint).")
     max_model_len: Count | None = Field(None, description="Default: the model's context.")
-    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = 0.9
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = Field(0.9, description="Share of each GPU's memory the engine may use (vLLM's meaning).")
     max_num_seqs: Count | None = Field(None, description="Running sequences per DP rank (default: the engine's).")
 
     @field_validator("model")

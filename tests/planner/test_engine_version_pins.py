@@ -1,5 +1,5 @@
 """One vLLM release everywhere: the one `planner emit` validates flags against (ENGINE_VERSIONS),
-its flag list, the `serve` extra, the real-engine suite's `make vllm-engine`, and the README."""
+its flag list, the `serve` extra, the real-engine suite's `make vllm-engine`, and docs/deploying.md."""
 
 from __future__ import annotations
 
@@ -36,5 +36,6 @@ def test_make_vllm_engine_installs_the_pinned_release():
     assert done.stdout.strip() == PINNED, "the Makefile must read ENGINE_VERSIONS, not name a release of its own"
 
 
-def test_the_readme_names_the_pinned_release():
-    assert f"vLLM {PINNED}" in (ROOT / "README.md").read_text(), f"README.md never names vLLM {PINNED}"
+def test_the_deploying_guide_names_the_pinned_release():
+    page = (ROOT / "docs" / "deploying.md").read_text()
+    assert f"vllm/vllm-openai:v{PINNED}" in page, f"docs/deploying.md never names the image of vLLM {PINNED}"

@@ -211,3 +211,19 @@ def test_explain_with_a_remembered_backend_shows_the_affinity_decision_offline(t
                                   "reason": "vllm-c served this key last and is healthy and not saturated"}
     unknown = _gateway("explain", "--config", str(policy), "--request", body, "--remembered", "nope")
     assert unknown.returncode == 2 and unknown.stderr.strip() == "gateway: error: --remembered nope: no such backend in the policy"
+
+
+def test_explain_text_format_gives_route_thinking_affinity_and_one_line_per_candidate():
+    args = ("explain", "--config", "docs/latency-routing/policy.yaml", "--request", "docs/latency-routing/body.json",
+            "--state", "docs/latency-routing/state.json", "--remembered", "novita-v32")
+    text = _gateway(*args, "--format", "text", env=KEYS_ENV)
+    assert text.returncode == 0, text.stderr
+    report = json.loads(_gateway(*args, env=KEYS_ENV).stdout)
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"route fastest (prefer: latency): {' -> '.join(report['chain'])}"
+    assert lines[1].startswith("thinking: no need expressed; 24 input tokens, 200 expected output")
+    assert lines[2] == f"affinity (prefix): honoured: {report['affinity']['reason']}"
+    for line, candidate in zip(lines[3:], report["candidates"], strict=True):
+        place = str(report["chain"].index(candidate["backend"]) + 1) if candidate["backend"] in report["chain"] else "-"
+        assert line.split()[:3] == [place, candidate["backend"], "kept" if candidate["kept"] else "dropped"]
+        assert line.endswith(candidate["reason"])
