@@ -85,7 +85,9 @@ def test_the_readme_links_every_guide():
     guides = {relative(p) for p in (ROOT / "docs").glob("*.md")}
     missing = sorted(g for g in guides if f"({g})" not in readme)
     assert not missing, f"README.md has no line for {missing}"
-    assert len(readme.splitlines()) <= 160, "README.md is for the first ten minutes: move detail to docs/"
+    # about 150 lines: the picture, two commands, the first request, the outputs issues 12, 16 and 17 asked
+    # to see there (explain, thinking: auto, simulate and plan --from-ledger), one line per guide
+    assert len(readme.splitlines()) <= 170, "README.md is for the first ten minutes: move detail to docs/"
 
 
 def test_the_routing_guide_shows_every_shipped_policy_as_it_is():
